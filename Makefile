@@ -1,0 +1,28 @@
+# Two commands on a fresh machine:  `make demo` (set up, short real sweep, analysis)
+# and `make test` (set up, run the tests). Both create .venv when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Reinstall when the dependency list changes.
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test clean-outputs
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The sweep the project exists for, at the smoke budget (a few hundred steps a job).
+demo: setup
+	$(PY) train.py -m experiment=smoke agent.batch_size=32,64 agent.learn_every=5,10
+
+test: setup
+	$(PY) -m pytest
+
+# Run folders are never tracked; this empties outputs/ but keeps the folder.
+clean-outputs:
+	find outputs -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""mario-exp: Hydra experiment sweeps of Double DQN on Super Mario Bros."""

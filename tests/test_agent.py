@@ -1,0 +1,91 @@
+"""The agent's maths is the tutorial's Double DQN: targets from the target net at the online
+net's argmax, SmoothL1 on the taken actions' Q, Adam; epsilon decays multiplicatively."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from mario_exp.agent import DDQNAgent, epsilon_at
+from mario_exp.config import AgentConfig, EpsilonConfig, SchedulerConfig
+from mario_exp.replay import Batch
+
+CPU = torch.device("cpu")
+
+
+def make_agent(**scheduler: object) -> DDQNAgent:
+    torch.manual_seed(0)
+    return DDQNAgent(3, 4, 84, AgentConfig(gamma=0.9), SchedulerConfig(**scheduler), CPU)
+
+
+def random_batch(n: int = 8) -> Batch:
+    g = torch.Generator().manual_seed(1)
+    frames = lambda: torch.randint(0, 256, (n, 4, 84, 84), dtype=torch.uint8, generator=g)  # noqa: E731
+    return Batch(states=frames(), actions=torch.randint(0, 3, (n,), generator=g),
+                 rewards=torch.randn(n, generator=g), dones=(torch.arange(n) % 3 == 0).float(),
+                 next_states=frames())
+
+
+def test_learn_uses_double_dqn_targets() -> None:
+    agent = make_agent()
+    with torch.no_grad():  # make the target net differ from the online net
+        for p in agent.target.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    batch = random_batch()
+    rows = torch.arange(8)
+    with torch.no_grad():
+        q = agent.online(batch.states)[rows, batch.actions]
+        best = agent.online(batch.next_states).argmax(1)
+        target = batch.rewards + (1 - batch.dones) * 0.9 * agent.target(batch.next_states)[rows, best]
+        expected_loss = F.smooth_l1_loss(q, target).item()
+    before = [p.clone() for p in agent.online.parameters()]
+    loss, mean_q = agent.learn(batch)
+    assert np.isclose(loss, expected_loss, rtol=1e-5)
+    assert np.isclose(mean_q, q.mean().item(), rtol=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.online.parameters()))
+    assert agent.learn_steps == 1
+
+
+def test_sync_copies_online_into_target() -> None:
+    agent = make_agent()
+    agent.learn(random_batch())
+    assert any(not torch.equal(a, b) for a, b in zip(agent.online.parameters(), agent.target.parameters()))
+    agent.sync_target()
+    assert all(torch.equal(a, b) for a, b in zip(agent.online.parameters(), agent.target.parameters()))
+    assert not any(p.requires_grad for p in agent.target.parameters())
+
+
+def test_act_is_greedy_at_epsilon_zero_and_random_at_one() -> None:
+    agent = make_agent()
+    state = np.random.default_rng(0).integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    greedy = agent.online(torch.from_numpy(state)[None]).argmax().item()
+    rng = np.random.default_rng(0)
+    assert {agent.act(state, 0.0, rng) for _ in range(20)} == {greedy}
+    assert {agent.act(state, 1.0, rng) for _ in range(200)} == {0, 1, 2}
+
+
+def test_epsilon_follows_the_tutorials_decay() -> None:
+    eps = EpsilonConfig(start=1.0, decay=0.99999975, min=0.1)
+    rate, by_loop = 1.0, []
+    for _ in range(1000):  # the tutorial: act with the rate, then rate *= decay
+        by_loop.append(rate)
+        rate = max(0.1, rate * 0.99999975)
+    assert np.allclose([epsilon_at(k, eps) for k in range(1, 1001)], by_loop, rtol=1e-12)
+    assert 0.93 < epsilon_at(250_000, eps) < 0.95      # why the tutorial's policy stays near random
+    assert epsilon_at(10**8, eps) == 0.1
+
+
+def test_step_scheduler_decays_per_learn_update() -> None:
+    agent = make_agent(name="step", step_size=2, gamma=0.5)
+    for _ in range(4):
+        agent.learn(random_batch())
+    assert np.isclose(agent.lr, 0.00025 * 0.25)
+
+
+def test_plateau_scheduler_halves_after_patience_episodes() -> None:
+    agent = make_agent(name="plateau", factor=0.5, patience=2)
+    for loss in [1.0, 1.0, 1.0, 1.0]:
+        agent.end_episode(loss)
+    assert np.isclose(agent.lr, 0.00025 * 0.5)
+    agent.end_episode(None)  # an episode without updates does not count
+    assert np.isclose(agent.lr, 0.00025 * 0.5)

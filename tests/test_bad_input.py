@@ -1,0 +1,54 @@
+"""Bad overrides exit non-zero with one line naming the key and what is allowed, print no
+traceback, and leave no run folder behind."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_train
+
+CASES = [
+    # (arguments, words the one line must contain)
+    (["agent.batch_size=abc"], ["agent.batch_size", "integer"]),
+    (["agent.batch_size=-1"], ["agent.batch_size", ">= 1"]),
+    (["agent.batsh_size=64"], ["agent.batsh_size", "unknown key", "batch_size"]),
+    (["action_set=nope"], ["action_set=nope", "right_only", "right_run", "simple", "complex"]),
+    (["env.world=9"], ["env.world", "1..8"]),
+    (["env.stage=5"], ["env.stage", "1..4"]),
+    (["trainer.total_steps=0"], ["trainer.total_steps", ">= 1"]),
+    (["agent.burnin=200000"], ["agent.burnin", "agent.memory_size"]),
+    (["env.rom_version=v7"], ["env.rom_version", "v0, v1, v2, v3"]),
+    (["scheduler=cosine"], ["scheduler=cosine", "none, plateau, step"]),
+    (["+agent.foo=1"], ["agent.foo", "unknown key"]),
+    (["agent.epsilon.decay=1.5"], ["agent.epsilon.decay", "(0, 1]"]),
+    (["agent.lr=["], ["agent.lr=[", "cannot parse"]),
+    (["agent.batch_size=32,64"], ["agent.batch_size=32,64", "--multirun"]),
+    # In a sweep, a bad value in any job stops the whole sweep before the first job starts.
+    (["-m", "experiment=smoke", "env.world=1,9"], ["env.world", "1..8"]),
+]
+
+
+@pytest.mark.parametrize("args,words", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_override_is_one_clear_line(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    result = run_train(args, tmp_path, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("train.py: error: ")
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_missing_cuda_is_a_config_error(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so trainer.device=cuda is valid here")
+    result = run_train(["experiment=smoke", "trainer.device=cuda"], tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("train.py: error: trainer.device='cuda': no CUDA device is "
+                                     "available here; use auto or cpu")
+    assert not (tmp_path / "outputs").exists()

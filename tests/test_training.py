@@ -1,0 +1,138 @@
+"""Real training on the real ROM at the smoke budget: the run learns, syncs, checkpoints, and
+its episodes.csv agrees with its TensorBoard events; a sweep yields one folder per job; one
+seed gives one episodes.csv."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.helpers import SWEEP, run_train, single_run_dir
+
+HEADER = ["env_step", "episode", "reward", "x_pos", "length", "flag", "epsilon", "loss", "q", "lr",
+          "wall_time"]
+
+
+def read_episodes(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "episodes.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == HEADER
+        return list(reader)
+
+
+def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})  # 0: keep every point
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_run_folder_layout(smoke_run: Path) -> None:
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}", "/".join(smoke_run.parts[-2:]))
+    assert smoke_run.parent.parent.name == "runs"
+    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", "episodes.csv", "status.json",
+                 "checkpoints/last.pt"):
+        assert (smoke_run / name).is_file(), name
+    assert list(smoke_run.glob("events.out.tfevents.*"))
+    status = json.loads((smoke_run / "status.json").read_text())
+    assert status == {"status": "finished", "env_step": 400, "total_steps": 400,
+                      "episodes": len(read_episodes(smoke_run)), "error": None}
+
+
+def test_smoke_run_learns(smoke_run: Path) -> None:
+    rows = read_episodes(smoke_run)
+    assert len(rows) >= 1
+    assert [int(r["episode"]) for r in rows] == list(range(1, len(rows) + 1))
+    steps = [int(r["env_step"]) for r in rows]
+    assert steps == sorted(steps) and steps[-1] <= 400
+    assert sum(int(r["length"]) for r in rows) == steps[-1]
+    learned = [r for r in rows if r["loss"]]
+    assert learned, "no episode ended after burn-in"
+    assert all(math.isfinite(float(r["loss"])) and math.isfinite(float(r["q"])) for r in learned)
+    assert all(int(r["x_pos"]) > 0 and r["flag"] in ("0", "1") for r in rows)
+    scalars = read_scalars(smoke_run)
+    losses = [v for _, v in scalars["train/loss"]]
+    assert len(losses) == 3 and all(math.isfinite(v) for v in losses)   # steps 200, 300, 400
+
+
+def test_target_synced_and_checkpoint_written(smoke_run: Path) -> None:
+    checkpoint = torch.load(smoke_run / "checkpoints" / "last.pt", weights_only=True)
+    agent = checkpoint["agent"]
+    assert checkpoint["env_step"] == 400
+    # burn-in 100, learn every 3 steps from step 100 to 400; a sync every 100 steps.
+    assert agent["learn_steps"] == len(range(102, 401, 3))
+    assert agent["target_syncs"] == 4
+    # The last sync was at step 400, the last step: target and online must be equal...
+    assert all(torch.equal(agent["online"][k], agent["target"][k]) for k in agent["online"])
+    # ...and both must have moved away from the initial weights (seed 7).
+    torch.manual_seed(7)
+    from mario_exp.agent import QNetwork
+    initial = QNetwork(4, 84, 2).state_dict()
+    assert not torch.equal(initial["head.2.weight"], agent["target"]["head.2.weight"])
+    assert agent["optimizer"]["state"], "Adam state is saved"
+
+
+def test_episodes_csv_matches_tensorboard(smoke_run: Path) -> None:
+    rows = read_episodes(smoke_run)
+    scalars = read_scalars(smoke_run)
+    for name in ("reward", "x_pos", "length", "flag"):
+        logged = scalars[f"episode/{name}"]
+        assert [step for step, _ in logged] == [int(r["env_step"]) for r in rows]
+        assert [v for _, v in logged] == pytest.approx([float(r[name]) for r in rows])
+    for tag in ("train/epsilon", "train/lr", "perf/steps_per_second"):
+        assert [step for step, _ in scalars[tag]] == [100, 200, 300, 400]
+
+
+def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
+    result = run_train(["experiment=smoke", "seed=7"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    again = read_episodes(single_run_dir(tmp_path))
+    first = read_episodes(smoke_run)
+    drop_clock = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert drop_clock(again) == drop_clock(first)
+
+
+def test_other_seed_other_episodes(smoke_run: Path, tmp_path: Path) -> None:
+    """Guards the test above against passing because nothing depends on the seed."""
+    result = run_train(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    other = read_episodes(single_run_dir(tmp_path))[0]
+    first = read_episodes(smoke_run)[0]
+    assert (other["env_step"], other["x_pos"], other["reward"]) != \
+        (first["env_step"], first["x_pos"], first["reward"])
+
+
+def test_max_episodes_stops_early(tmp_path: Path) -> None:
+    result = run_train(["experiment=smoke", "trainer.max_episodes=1"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir = single_run_dir(tmp_path)
+    assert len(read_episodes(run_dir)) == 1
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "finished" and status["episodes"] == 1 and status["env_step"] < 400
+
+
+def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path) -> None:
+    jobs = sorted(p for p in smoke_sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(jobs) == 4
+    assert (smoke_sweep / "multirun.yaml").is_file()
+    seen = set()
+    for job in jobs:
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        swept = tuple(sorted(o for o in overrides if not o.startswith("experiment=")))
+        seen.add(swept)
+        # TensorBoard names a run by its folder, so the folder must carry the overrides.
+        assert all(o in job.name for o in swept), (job.name, swept)
+        assert list(job.glob("events.out.tfevents.*")) and (job / "checkpoints" / "last.pt").is_file()
+        config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+        assert f"agent.batch_size={config['agent']['batch_size']}" in swept
+        assert f"agent.learn_every={config['agent']['learn_every']}" in swept
+        assert json.loads((job / "status.json").read_text())["status"] == "finished"
+    assert seen == {tuple(sorted((f"agent.batch_size={b}", f"agent.learn_every={e}")))
+                    for b in (32, 64) for e in (5, 10)}
+    assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
