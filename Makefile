@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The sweep the project exists for, at the smoke budget (a few hundred steps a job).
+# The sweep the project exists for, with two seeds a configuration so the analysis has
+# confidence intervals, at the smoke preset raised to 1000 steps a job (about 2 minutes in all
+# on 2 cores); then the analysis of that sweep.
 demo: setup
-	$(PY) train.py -m experiment=smoke agent.batch_size=32,64 agent.learn_every=5,10
+	$(PY) train.py -m experiment=smoke agent.batch_size=32,64 agent.learn_every=5,10 seed=1,2 trainer.total_steps=1000
+	$(PY) analyze.py --latest
 
 test: setup
 	$(PY) -m pytest

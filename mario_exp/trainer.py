@@ -71,6 +71,7 @@ class RunSummary:
     episodes: int
     learn_steps: int
     target_syncs: int
+    learning_steps_per_second: Optional[float]  # after burn-in, when the learner runs too
 
 
 def train(config: Config, run_dir: Path, run_name: str) -> RunSummary:
@@ -114,6 +115,7 @@ def _loop(config: Config, env: MarioEnv, device: torch.device, rng: np.random.Ge
     ep_tally, interval_tally = Tally(), Tally()
     start = interval_start = time.perf_counter()
     interval_step = 0
+    burnin_end: Optional[float] = start if agent_cfg.burnin == 0 else None
     logbook.status("running", 0, 0)
 
     step = 0
@@ -126,6 +128,8 @@ def _loop(config: Config, env: MarioEnv, device: torch.device, rng: np.random.Ge
 
         if step % agent_cfg.sync_every == 0:
             agent.sync_target()
+        if step == agent_cfg.burnin:
+            burnin_end = time.perf_counter()
         if step >= agent_cfg.burnin and step % agent_cfg.learn_every == 0 and len(replay) > 0:
             loss, q = agent.learn(replay.sample(agent_cfg.batch_size, rng))
             ep_tally.add(loss, q)
@@ -164,6 +168,11 @@ def _loop(config: Config, env: MarioEnv, device: torch.device, rng: np.random.Ge
 
     checkpoint(step, episode)
     logbook.status("finished", step, episode)
-    log.info("finished: %d steps, %d episodes, %d learn updates, %d target syncs in %.0f s",
-             step, episode, agent.learn_steps, agent.target_syncs, time.perf_counter() - start)
-    return RunSummary(step, episode, agent.learn_steps, agent.target_syncs)
+    end = time.perf_counter()
+    learning_sps = None
+    if burnin_end is not None and step > agent_cfg.burnin:
+        learning_sps = (step - agent_cfg.burnin) / (end - burnin_end)
+    log.info("finished: %d steps, %d episodes, %d learn updates, %d target syncs in %.0f s%s",
+             step, episode, agent.learn_steps, agent.target_syncs, end - start,
+             "" if learning_sps is None else f"; {learning_sps:.1f} steps/s after burn-in")
+    return RunSummary(step, episode, agent.learn_steps, agent.target_syncs, learning_sps)

@@ -1,0 +1,132 @@
+"""Runs -> configurations.
+
+A configuration is a set of Hydra overrides minus ``seed`` (and ``hydra.*``), so a sweep over
+``seed=1,2,3`` becomes three seeds of each configuration. The swept hyperparameters are the keys
+whose values differ between configurations; they become the table's leading columns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import AnalysisError
+from .runs import Run, config_value, is_missing
+
+MISSING_VALUE = "-"
+
+
+@dataclass
+class Config:
+    """Runs that share every override except the seed."""
+
+    label: str  # "agent.batch_size=32,agent.lr=0.001" or "(defaults)"
+    settings: dict[str, str]  # grouping key -> value as written in the override / config
+    runs: list[Run]
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """``"+agent.lr=1e-3"`` -> ``("agent.lr", "1e-3")``; deletions ``~key`` get value ``"~"``."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        return key.lstrip("~+"), "~"
+    return key.lstrip("~+"), value
+
+
+def _is_grouping_key(key: str) -> bool:
+    return key != "seed" and not key.startswith("hydra.") and key != "hydra"
+
+
+def run_value(run: Run, key: str) -> str | None:
+    """A run's value for ``key``: its override if it has one, else its composed config."""
+    for text in run.overrides:
+        k, v = parse_override(text)
+        if k == key:
+            return v
+    value = config_value(run.config, key)
+    if is_missing(value) or isinstance(value, (dict, list)):
+        return None
+    return _format_config_value(value)
+
+
+def _format_config_value(value: Any) -> str:
+    # Match how a user would type it in an override (Hydra prints booleans lowercase).
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[Config], list[str]]:
+    """Group runs into configurations; returns them and the swept keys (table columns).
+
+    ``by`` None groups by overrides minus seed; otherwise by these keys' values, read from the
+    override when present and the composed config otherwise.
+    """
+    if by:
+        unknown = [k for k in by if all(run_value(r, k) is None for r in runs)]
+        if unknown:
+            raise AnalysisError(f"--group-by key {unknown[0]!r} is neither an override nor a "
+                                "config key of any run (use dotted config keys, e.g. agent.lr)")
+        keyed = [(tuple((k, run_value(r, k) or MISSING_VALUE) for k in by), r) for r in runs]
+    else:
+        keyed = [(tuple(parse_override(o) for o in r.overrides
+                        if _is_grouping_key(parse_override(o)[0])), r) for r in runs]
+
+    groups: dict[frozenset[tuple[str, str]], list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
+    for pairs, run in keyed:
+        groups.setdefault(frozenset(pairs), []).append((pairs, run))
+
+    configs = []
+    for members in groups.values():
+        pairs = members[0][0]  # keep the user's override order for the label
+        label = ",".join(f"{k}={v}" for k, v in pairs) or "(defaults)"
+        configs.append(Config(label, dict(pairs), [r for _, r in members]))
+    swept = list(by) if by else _swept_keys(configs)
+    for config in configs:
+        for key in swept:
+            if key not in config.settings:
+                # Not overridden in this configuration: show what it actually ran with.
+                values = {run_value(r, key) for r in config.runs} - {None}
+                config.settings[key] = values.pop() if len(values) == 1 else MISSING_VALUE
+    return configs, swept
+
+
+def _swept_keys(configs: list[Config]) -> list[str]:
+    """Override keys whose value is not the same in every configuration, in first-seen order."""
+    keys: list[str] = []
+    for config in configs:
+        keys.extend(k for k in config.settings if k not in keys)
+    return [k for k in keys
+            if len({c.settings.get(k) for c in configs}) > 1]
+
+
+def _same_value(a: str, b: str) -> bool:
+    # "1e-3" and "0.001" are the same learning rate.
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return a.strip("'\"") == b.strip("'\"")
+
+
+def find_baseline(configs: list[Config], spec: list[str]) -> Config:
+    """The one configuration matching every ``key=value`` in ``spec``."""
+    wanted = [parse_override(s) for s in spec]
+    bad = [s for s in spec if "=" not in s]
+    if bad:
+        raise AnalysisError(f"--baseline {bad[0]!r} is not KEY=VALUE (e.g. agent.batch_size=32)")
+
+    def matches(config: Config) -> bool:
+        for key, value in wanted:
+            have = config.settings.get(key)
+            if have is None:
+                values = {run_value(r, key) for r in config.runs}
+                have = values.pop() if len(values) == 1 else None
+            if have is None or not _same_value(have, value):
+                return False
+        return True
+
+    hits = [c for c in configs if matches(c)]
+    if len(hits) != 1:
+        choices = "; ".join(c.label for c in configs)
+        what = "matches no configuration" if not hits else f"matches {len(hits)} configurations"
+        raise AnalysisError(f"--baseline {' '.join(spec)!r} {what}; configurations are: {choices}")
+    return hits[0]

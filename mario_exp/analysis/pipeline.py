@@ -1,0 +1,306 @@
+"""Runs -> tables, curves, figures, report, written as one analysis folder.
+
+Everything is computed in memory first and written to a hidden temp folder that is renamed into
+place at the end, so a failure never leaves a half-written analysis behind.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .curves import band_frame, common_grid, smooth
+from .errors import AnalysisError
+from .groups import Config, find_baseline, group_runs
+from .report import ReportContent, render_html, render_markdown
+from .runs import Run, display_path, find_run_dirs, load_runs
+from .scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
+from .summary import METRICS, Scored, config_summary
+from .tables import per_run_frame, scores_table, to_markdown, training_table
+
+ANALYSIS_DIR = "analysis"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to analyse and how (analyze.py's command line)."""
+
+    paths: list[Path] = field(default_factory=list)  # run/sweep folders; empty: all of outputs
+    outputs: Path = Path("outputs")
+    latest: bool = False  # only the newest sweep or single run under outputs
+    out: Path | None = None  # default outputs/analysis/<date>/<time>
+    metric: str = "x_pos"
+    group_by: list[str] | None = None
+    baseline: list[str] | None = None
+    threshold: float = X_THRESHOLD
+    final_frac: float = FINAL_FRAC
+    smooth: int = SMOOTH
+    grid: int = 200
+    n_boot: int = 2000
+    seed: int = 0
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What analyze.py prints."""
+
+    out_dir: Path
+    tables: str
+    warnings: list[str]
+
+
+def discover(opts: Options) -> list[Path]:
+    """Run folders to analyse; AnalysisError when there are none."""
+    skip = (opts.outputs / ANALYSIS_DIR,)
+    if opts.latest:
+        return find_run_dirs(latest_launch(opts.outputs), skip)
+    if not opts.paths:
+        if not opts.outputs.is_dir():
+            raise AnalysisError(f"outputs folder '{opts.outputs}' does not exist; train first "
+                                "(python train.py) or pass --outputs DIR or run folders")
+        found = find_run_dirs(opts.outputs, skip)
+        if not found:
+            raise AnalysisError(f"no run folders under '{opts.outputs}' (a run folder contains "
+                                ".hydra/config.yaml); train first with python train.py")
+        return found
+    found = []
+    for path in opts.paths:
+        if not path.is_dir():
+            raise AnalysisError(f"'{path}' is not a folder (expected a run folder or a sweep "
+                                "folder containing run folders)")
+        runs = find_run_dirs(path, skip)
+        if not runs:
+            raise AnalysisError(f"no run folders under '{path}' (a run folder contains "
+                                ".hydra/config.yaml)")
+        found.extend(runs)
+    unique = {p.resolve(): p for p in found}  # a run listed twice is still one run
+    return list(unique.values())
+
+
+def latest_launch(outputs: Path) -> Path:
+    """The newest sweep (multirun/<date>/<time>) or single run (runs/<date>/<time>)."""
+    launches = [p for kind in ("multirun", "runs") for p in outputs.glob(f"{kind}/*/*")
+                if p.is_dir() and find_run_dirs(p)]
+    if not launches:
+        raise AnalysisError(f"--latest found no sweep or run under '{outputs}/multirun' or "
+                            f"'{outputs}/runs'; train first with python train.py")
+    # Hydra names them <YYYY-MM-DD>/<HH-MM-SS>, so the name order is the time order.
+    return max(launches, key=lambda p: (p.parent.name, p.name))
+
+
+def analyse(opts: Options) -> Result:
+    """Do the whole analysis and write it; returns the folder and the printed tables."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    runs = load_runs(discover(opts))
+    configs, swept = group_runs(runs, opts.group_by)
+    baseline = find_baseline(configs, opts.baseline) if opts.baseline else None
+    out_dir = _output_dir(opts)
+
+    scored = {r.path: Scored(r, score_run(r.episodes, opts.final_frac, opts.threshold,
+                                          opts.smooth)) for r in runs}
+    rng = np.random.default_rng(opts.seed)
+    summary = config_summary(configs, swept, scored, opts.metric, baseline, rng, opts.n_boot)
+    labels = {r.path: c.label for c in configs for r in c.runs}
+    order = list(summary["config"])
+    legend = {c.label: (", ".join(f"{k}={c.settings[k]}" for k in swept) or c.label)
+              for c in configs}
+    by_label = {c.label: c for c in configs}
+
+    warnings = [w for r in runs for w in r.warnings] + _sweep_warnings(runs, configs, summary)
+    curves = _curves(configs, scored, opts, rng)
+    curves = curves.merge(summary[["config", *swept]], on="config", how="left")
+    figures, captions = _figures(summary, curves, scored, by_label, swept, order, legend, opts)
+    if not figures:
+        warnings.append("no run has scored episodes yet: no figures")
+
+    baseline_label = baseline.label if baseline else None
+    scores = scores_table(summary, swept, opts.metric, opts.threshold, baseline_label)
+    training = training_table(summary, swept)
+    per_run = per_run_frame([scored[r.path] for r in runs], labels)
+    data_files = ["summary.csv", "per_run.csv", "curves.csv", "summary.md"]
+    content = ReportContent(
+        title="mario-exp sweep analysis",
+        facts=_facts(opts, runs, configs, baseline_label, started),
+        warnings=warnings, scores=scores, training=training, per_run=per_run,
+        figures=figures, figure_captions=captions,
+        definitions=_definitions(opts), data_files=data_files)
+    files: dict[str, bytes] = {
+        "summary.csv": summary.to_csv(index=False).encode(),
+        "per_run.csv": per_run.to_csv(index=False).encode(),
+        "curves.csv": curves.to_csv(index=False, float_format="%.6g").encode(),
+        "summary.md": render_markdown(content).encode(),
+        "report.html": render_html(content).encode(),
+        **figures,
+    }
+    _write_atomically(out_dir, files)
+    text = "\n\n".join([to_markdown(scores), to_markdown(training)])
+    return Result(out_dir, text, warnings)
+
+
+def _output_dir(opts: Options) -> Path:
+    if opts.out is not None:
+        if opts.out.exists() and (not opts.out.is_dir() or any(opts.out.iterdir())):
+            raise AnalysisError(f"--out '{opts.out}' already exists and is not an empty folder; "
+                                "choose a new folder")
+        return opts.out
+    base = opts.outputs / ANALYSIS_DIR / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
+    out, n = base, 0
+    while out.exists():  # two analyses in the same second
+        n += 1
+        out = base.with_name(f"{base.name}_{n}")
+    return out
+
+
+def _write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    try:
+        tmp.mkdir(parents=True, exist_ok=False)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if out_dir.is_dir():
+            out_dir.rmdir()  # checked empty in _output_dir; rename needs the name free
+        tmp.rename(out_dir)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise AnalysisError(f"cannot write analysis folder '{out_dir}': "
+                            f"{exc.strerror or exc}") from exc
+
+
+def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
+            rng: np.random.Generator) -> pd.DataFrame:
+    """Long curves table: metric x axis x configuration x grid point."""
+    parts = []
+    for axis in ("env_step", "wall_time"):
+        per_config: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {
+            m: {} for m in METRICS}
+        end = 0.0
+        for config in configs:
+            for m in METRICS:
+                per_config[m][config.label] = []
+            for run in config.runs:
+                if not scored[run.path].counts:
+                    continue
+                ep = run.episodes
+                x = ep[axis].to_numpy(dtype=float)
+                keep = np.isfinite(x)
+                if not keep.any():
+                    continue  # e.g. no wall_time in an old TensorBoard-only run
+                end = max(end, float(x[keep][-1]))
+                for m in METRICS:
+                    y = smooth(ep[m].to_numpy(dtype=float), opts.smooth)
+                    per_config[m][config.label].append((x[keep], y[keep]))
+        if end <= 0:
+            continue
+        grid = common_grid(end, opts.grid)
+        for m in METRICS:
+            frame = band_frame(per_config[m], grid, rng)
+            frame.insert(0, "axis", axis)
+            frame.insert(0, "metric", m)
+            parts.append(frame)
+    if not parts:
+        return pd.DataFrame(columns=["metric", "axis", "config", "x", "mean", "ci_lo", "ci_hi",
+                                     "n", "n_runs"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _figures(summary: pd.DataFrame, curves: pd.DataFrame, scored: dict[Path, Scored],
+             by_label: dict[str, Config], swept: list[str], order: list[str],
+             legend: dict[str, str], opts: Options) -> tuple[dict[str, bytes], dict[str, str]]:
+    if curves.empty:
+        return {}, {}
+    figures: dict[str, bytes] = {}
+    captions: dict[str, str] = {}
+    for axis, name, what in (("env_step", "curves_env_steps.png", "env steps"),
+                             ("wall_time", "curves_wall_time.png", "wall-clock time")):
+        if (curves["axis"] == axis).any():
+            figures[name] = plots.curves_figure(curves, axis, order, legend, opts.smooth)
+            captions[name] = f"x_pos and reward against {what}, mean of seeds with 95% CI"
+    finals = {label: [getattr(scored[r.path].scores, f"final_{opts.metric}")
+                      for r in by_label[label].runs if scored[r.path].counts]
+              for label in order}
+    name = f"final_{opts.metric}.png"
+    figures[name] = plots.final_scores_figure(summary, finals, opts.metric, legend)
+    captions[name] = f"final {opts.metric} per seed, IQM and 95% CI per configuration"
+    if len(swept) == 2:
+        name = f"heatmap_{opts.metric}.png"
+        figures[name] = plots.heatmap_figure(summary, swept, opts.metric)
+        captions[name] = f"final {opts.metric} IQM over {swept[0]} x {swept[1]}"
+    return figures, captions
+
+
+def _sweep_warnings(runs: list[Run], configs: list[Config], summary: pd.DataFrame) -> list[str]:
+    """Problems of the comparison as a whole, one line each."""
+    out = []
+    budgets = sorted({r.budget for r in runs if r.budget is not None})
+    if len(budgets) > 1:
+        listed = (", ".join(map(str, budgets)) if len(budgets) <= 4
+                  else f"{len(budgets)} values from {budgets[0]} to {budgets[-1]}")
+        out.append(f"runs have different budgets (trainer.total_steps: {listed}): each final "
+                   "score covers the end of its own run; compare the curves at equal env steps")
+    running = sum(r.status == "running" for r in runs)
+    if running:
+        out.append(f"{running} run(s) still running: their scores are provisional")
+    for config in configs:
+        seeds = [r.seed for r in config.runs]
+        repeated = sorted({str(s) for s in seeds if seeds.count(s) > 1})
+        if repeated:
+            out.append(f"{config.label}: several runs share seed {', '.join(repeated)} "
+                       "(repeats, not independent seeds)")
+    for row in summary[summary["exploration_only"]].itertuples():
+        out.append(f"{row.config}: epsilon never went below {EXPLORATION_EPSILON} "
+                   "(its comparison measures exploration noise, not learned policies)")
+    return out
+
+
+def _facts(opts: Options, runs: list[Run], configs: list[Config], baseline: str | None,
+           started: str) -> list[tuple[str, str]]:
+    counts = ", ".join(f"{sum(r.status == s for r in runs)} {s}"
+                       for s in ("finished", "running", "failed", "unknown")
+                       if any(r.status == s for r in runs))
+    sources = ([display_path(latest_launch(opts.outputs))] if opts.latest
+               else [display_path(p) for p in opts.paths] or [display_path(opts.outputs)])
+    facts = [("generated", started),
+             ("runs", f"{len(runs)} in {len(configs)} configurations ({counts})"),
+             ("from", ", ".join(sources)),
+             ("headline metric", f"final {opts.metric} (rows sorted by its IQM)"),
+             ("baseline", baseline or "none (pass --baseline KEY=VALUE for P(improvement))")]
+    if opts.command:
+        facts.append(("command", opts.command))
+    return facts
+
+
+def _definitions(opts: Options) -> list[str]:
+    pct = f"{opts.final_frac:.0%}"
+    return [
+        f"final score of a run: mean over its episodes ending in the last {pct} of the env "
+        "steps up to its last finished episode",
+        "IQM: interquartile mean across seeds (mean of the middle 50%; plain mean below 4 "
+        f"seeds); [95% CI]: percentile bootstrap over seeds, {opts.n_boot} resamples, "
+        f"rng seed {opts.seed}; rough with few seeds and absent with one",
+        "mean +- std: across seeds, sample standard deviation",
+        "flag rate: fraction of final-window episodes that reached the flag, mean over seeds; "
+        "flag seeds: seeds that reached the flag at least once",
+        "x_pos AUC: area under the x_pos-vs-env-step curve divided by the env steps, i.e. the "
+        "mean x_pos per env step of training (mean over seeds)",
+        f"steps to x_pos {opts.threshold:g}: first env step where the {opts.smooth}-episode "
+        "mean x_pos reaches it, median over seeds ('> budget' when most seeds never do), "
+        "(k/n) seeds that reached it",
+        "best x_pos: the furthest any seed got in any episode",
+        "P(metric > baseline): probability that a random seed of the configuration beats a "
+        "random seed of the baseline on the final score (ties count half), with a 95% "
+        "bootstrap CI",
+        f"eps never < {EXPLORATION_EPSILON}: every seed kept epsilon >= {EXPLORATION_EPSILON}, "
+        "so the policies compared act mostly at random",
+        "statistics use every run with episodes except failed ones; still-running runs are "
+        "scored on what they have so far (see env steps)",
+        "curves: each run smoothed with a trailing mean, interpolated onto a common grid only "
+        "inside its own range (no extrapolation), mean across seeds with a 95% bootstrap CI "
+        "band where at least 2 seeds cover the point",
+    ]

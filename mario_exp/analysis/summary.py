@@ -1,0 +1,125 @@
+"""Per-configuration numbers across seeds (the machine-readable summary.csv).
+
+Which runs count: every run with episodes except failed ones. A crash is reported in the runs
+column and as a warning, but its partial curve would be scored at a different horizon than its
+siblings. Live and status-less runs are scored on what they have (the env-steps column shows it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .groups import Config
+from .runs import Run
+from .scores import EXPLORATION_EPSILON, RunScores
+from .stats import bootstrap_ci, iqm, mean_std, prob_improvement, prob_improvement_ci
+
+METRICS = ("x_pos", "reward")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A run together with its scores (None: no episodes)."""
+
+    run: Run
+    scores: RunScores | None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this run enters the across-seed statistics."""
+        return self.scores is not None and self.run.status != "failed"
+
+
+def _finals(scored: list[Scored], metric: str) -> np.ndarray:
+    return np.array([getattr(s.scores, f"final_{metric}") for s in scored if s.counts])
+
+
+def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, Scored],
+                   metric: str, baseline: Config | None, rng: np.random.Generator,
+                   n_boot: int) -> pd.DataFrame:
+    """One row per configuration, sorted best first on ``metric``'s IQM."""
+    base_finals = (_finals([scored[r.path] for r in baseline.runs], metric)
+                   if baseline is not None else None)
+    rows = []
+    for config in configs:
+        members = [scored[r.path] for r in config.runs]
+        used = [s.scores for s in members if s.counts]
+        row: dict[str, object] = {k: config.settings.get(k) for k in swept}
+        row["config"] = config.label
+        row["seeds"] = len(members)  # runs launched, whatever became of them
+        row["scored"] = len(used)  # runs the statistics below are computed from
+        for status in ("finished", "running", "failed", "unknown"):
+            row[f"runs_{status}"] = sum(s.run.status == status for s in members)
+        budgets = [r.budget for r in config.runs if r.budget is not None]
+        row["budget_min"] = min(budgets) if budgets else np.nan
+        row["budget_max"] = max(budgets) if budgets else np.nan
+        steps = [r.env_step for r in config.runs
+                 if r.env_step is not None and r.status != "failed"]
+        row["steps_min"] = min(steps) if steps else np.nan
+        row["steps_max"] = max(steps) if steps else np.nan
+        for m in METRICS:
+            values = [getattr(s, f"final_{m}") for s in used]
+            ci = bootstrap_ci(values, rng, "iqm", n_boot)
+            mean, std = mean_std(values)
+            row[f"{m}_iqm"] = iqm(values)
+            row[f"{m}_ci_lo"], row[f"{m}_ci_hi"] = ci if ci else (np.nan, np.nan)
+            row[f"{m}_mean"] = mean
+            row[f"{m}_std"] = np.nan if std is None else std
+        row["flag_rate"] = _mean([s.final_flag_rate for s in used])
+        row["flag_seeds"] = sum(s.ever_flag for s in used)
+        row["auc_x_pos"] = _mean([s.auc_x_pos for s in used])
+        to_threshold = [s.steps_to_threshold for s in used]
+        # Unreached runs are +inf, so the median is finite only if most seeds got there.
+        row["steps_to_threshold"] = float(np.median(to_threshold)) if used else np.nan
+        row["threshold_seeds"] = int(np.isfinite(to_threshold).sum())
+        row["best_x_pos"] = max((s.best_x_pos for s in used), default=np.nan)
+        row["wall_time"] = _median([s.wall_time for s in used])
+        row["steps_per_second"] = _median([s.steps_per_second for s in used])
+        row["final_epsilon"] = _mean([s.final_epsilon for s in used])
+        row["min_epsilon"] = _min([s.min_epsilon for s in used])
+        row["final_loss"] = _mean([s.final_loss for s in used])
+        row["final_q"] = _mean([s.final_q for s in used])
+        # Every seed kept epsilon >= 0.5: the policies compared are still mostly random.
+        row["exploration_only"] = bool(row["min_epsilon"] >= EXPLORATION_EPSILON)
+        row.update(_improvement(config, baseline, base_finals, members, metric, rng, n_boot))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(f"{metric}_iqm", ascending=False, na_position="last",
+                             kind="stable").reset_index(drop=True)
+
+
+def _improvement(config: Config, baseline: Config | None, base_finals: np.ndarray | None,
+                 members: list[Scored], metric: str, rng: np.random.Generator,
+                 n_boot: int) -> dict[str, float]:
+    if baseline is None or base_finals is None:
+        return {}
+    if config is baseline:
+        return {"p_improve": np.nan, "p_improve_lo": np.nan, "p_improve_hi": np.nan}
+    finals = _finals(members, metric)
+    ci = prob_improvement_ci(finals, base_finals, rng, n_boot)
+    lo, hi = ci if ci else (np.nan, np.nan)
+    return {"p_improve": prob_improvement(finals, base_finals), "p_improve_lo": lo,
+            "p_improve_hi": hi}
+
+
+def _finite(values: list[float]) -> np.ndarray:
+    x = np.asarray(values, dtype=float)
+    return x[np.isfinite(x)]
+
+
+def _mean(values: list[float]) -> float:
+    x = _finite(values)
+    return float(x.mean()) if x.size else float("nan")
+
+
+def _median(values: list[float]) -> float:
+    x = _finite(values)
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def _min(values: list[float]) -> float:
+    x = _finite(values)
+    return float(x.min()) if x.size else float("nan")

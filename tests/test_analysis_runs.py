@@ -1,0 +1,183 @@
+"""Reading run folders: robust episodes.csv, status inference, TensorBoard fallback, grouping."""
+import time
+
+import numpy as np
+import pytest
+
+from mario_exp.analysis.episodes import read_episodes_csv
+from mario_exp.analysis.errors import AnalysisError
+from mario_exp.analysis.groups import find_baseline, group_runs
+from mario_exp.analysis.runs import find_run_dirs, load_run
+from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run
+
+HEADER = "env_step,episode,reward,x_pos,length,flag,epsilon,loss,q,lr,wall_time\n"
+ROW = "{s},{e},5.0,300,100,0,0.9,0.5,1.2,0.001,{t}\n"
+
+
+def rows(n, start=1):
+    return "".join(ROW.format(s=100 * i, e=i, t=float(i)) for i in range(start, start + n))
+
+
+def test_clean_csv_reads_every_row(tmp_path):
+    path = tmp_path / "episodes.csv"
+    path.write_text(HEADER + rows(5))
+    read = read_episodes_csv(path)
+    assert len(read.table) == 5 and read.bad_lines == 0 and not read.partial_last_line
+    assert read.table["env_step"].tolist() == [100, 200, 300, 400, 500]
+
+
+def test_empty_loss_and_q_are_kept_as_nan(tmp_path):
+    path = tmp_path / "episodes.csv"
+    path.write_text(HEADER + "100,1,5.0,300,100,0,1.0,,,0.001,1.0\n")
+    table = read_episodes_csv(path).table
+    assert len(table) == 1 and np.isnan(table["loss"][0]) and np.isnan(table["q"][0])
+
+
+def test_line_cut_mid_write_is_dropped_not_counted_as_garbled(tmp_path):
+    path = tmp_path / "episodes.csv"
+    path.write_text(HEADER + rows(3) + "400,4,5.")
+    read = read_episodes_csv(path)
+    assert len(read.table) == 3 and read.partial_last_line and read.bad_lines == 0
+
+
+@pytest.mark.parametrize("junk", [
+    "garbage,line\n",                          # too few fields
+    "1,2,3,4,5,6,7,8,9,10,11,12,13\n",         # too many fields
+    "250,x,5.0,abc,100,0,0.9,0.5,1.2,0.001,2\n",  # text in numeric fields
+    "\x00\x00\x00\x00\n",                      # NULs from a crash while flushing
+    "150,2,5.0,300,100,0,0.9,0.5,1.2,0.001,1.5\n",  # env_step goes backwards
+])
+def test_garbled_line_mid_file_is_skipped_and_counted(tmp_path, junk):
+    path = tmp_path / "episodes.csv"
+    path.write_text(HEADER + rows(2) + junk + rows(2, start=3))
+    read = read_episodes_csv(path)
+    assert read.bad_lines == 1
+    assert read.table["env_step"].tolist() == [100, 200, 300, 400]
+
+
+def test_wrong_header_is_not_read_as_episodes(tmp_path):
+    path = tmp_path / "episodes.csv"
+    path.write_text("step,score\n1,2\n")
+    assert not read_episodes_csv(path).header_ok
+
+
+def _run(tmp_path, name="run", episodes=None, status=None, total=500):
+    return write_run(tmp_path / name, ["seed=1"], run_config(1, total), episodes, status)
+
+
+def test_status_inferred_when_status_json_missing(tmp_path):
+    table = synthetic_episodes(5, 0.5, np.random.default_rng(0))
+    done = _run(tmp_path, "done", table, None, total=int(table["env_step"].iloc[-1]))
+    short = _run(tmp_path, "short", table, None, total=10**9)
+    assert load_run(done).status == "finished"
+    killed = load_run(short)
+    assert killed.status == "unknown" and "crashed or killed" in killed.warnings[0]
+
+
+def test_crashed_run_without_episodes_is_reported(tmp_path):
+    path = _run(tmp_path, status={"status": "failed", "env_step": 0, "total_steps": 500,
+                                  "episodes": 0, "error": "RuntimeError: emulator died"})
+    run = load_run(path)
+    assert run.status == "failed" and len(run.episodes) == 0
+    assert run.warnings == [f"{run.name}: no episodes (failed: RuntimeError: emulator died)"]
+
+
+def test_unreadable_config_and_status_become_warnings(tmp_path):
+    path = _run(tmp_path, episodes=synthetic_episodes(3, 0.5, np.random.default_rng(0)))
+    (path / ".hydra" / "config.yaml").write_text("a: [unclosed\n")
+    (path / "status.json").write_text("{not json")
+    run = load_run(path)
+    assert len(run.episodes) == 3
+    assert any("config.yaml unreadable" in w for w in run.warnings)
+    assert any("status.json unreadable" in w for w in run.warnings)
+
+
+def _write_events(run_dir, n):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(run_dir))
+    t0 = time.time()
+
+    def scalar(tag, value, step):
+        writer.add_event(Event(wall_time=t0 + step / 100, step=step, summary=Summary(
+            value=[Summary.Value(tag=tag, simple_value=value)])))
+
+    for i in range(1, n + 1):
+        step = 10 * i
+        for tag, value in (("episode/reward", float(i)), ("episode/x_pos", 40.0 + i),
+                           ("episode/length", 10.0), ("episode/flag", float(i == n))):
+            scalar(tag, value, step)
+        if i % 100 == 0:
+            scalar("train/epsilon", 1.0 - i / n, step)
+    writer.close()
+
+
+def test_tensorboard_fallback_reads_all_points(tmp_path):
+    # More episodes than EventAccumulator's default 10k reservoir: all must come back.
+    path = _run(tmp_path, total=10 * 10_050)
+    _write_events(path, 10_050)
+    run = load_run(path)
+    assert run.source == "tensorboard"
+    assert len(run.episodes) == 10_050
+    assert run.episodes["x_pos"].iloc[-1] == 40.0 + 10_050
+    assert run.episodes["epsilon"].iloc[-1] == pytest.approx(1.0 - 10_000 / 10_050)
+    assert run.episodes["wall_time"].iloc[-1] == pytest.approx(10 * 10_049 / 100, abs=0.01)
+    assert run.status == "finished"  # reached its budget
+
+
+def test_discovery_skips_analysis_folder_and_does_not_enter_runs(tmp_path):
+    outputs = tmp_path / "outputs"
+    a = _run(outputs / "runs" / "d", "a")
+    _run(outputs / "analysis" / "d", "not-a-run")
+    _run(a / "checkpoints", "nested")  # inside a run: ignored
+    assert find_run_dirs(outputs, skip=(outputs / "analysis",)) == [a]
+
+
+def _grouped(tmp_path, overrides_list):
+    runs = []
+    for i, overrides in enumerate(overrides_list):
+        config = run_config(1, 100)
+        path = write_run(tmp_path / str(i), overrides, config, None, None)
+        runs.append(load_run(path))
+    return runs
+
+
+def test_grouping_drops_seed_and_hydra_keys(tmp_path):
+    runs = _grouped(tmp_path, [
+        ["experiment=smoke", "agent.batch_size=32", "seed=1"],
+        ["experiment=smoke", "agent.batch_size=32", "seed=2", "hydra.verbose=true"],
+        ["experiment=smoke", "agent.batch_size=64", "seed=1"],
+    ])
+    configs, swept = group_runs(runs)
+    assert swept == ["agent.batch_size"]
+    assert sorted(len(c.runs) for c in configs) == [1, 2]
+    assert {c.label for c in configs} == {"experiment=smoke,agent.batch_size=32",
+                                          "experiment=smoke,agent.batch_size=64"}
+
+
+def test_swept_key_missing_in_a_group_shows_its_config_value(tmp_path):
+    runs = _grouped(tmp_path, [["agent.lr=0.001", "seed=1"], ["seed=2"]])
+    configs, swept = group_runs(runs)
+    assert swept == ["agent.lr"]
+    assert sorted(c.settings["agent.lr"] for c in configs) == ["0.00025", "0.001"]
+
+
+def test_group_by_config_key_and_unknown_key(tmp_path):
+    runs = _grouped(tmp_path, [["agent.lr=0.001", "seed=1"], ["agent.lr=0.002", "seed=2"]])
+    configs, swept = group_runs(runs, by=["env.world"])
+    assert swept == ["env.world"] and len(configs) == 1 and len(configs[0].runs) == 2
+    with pytest.raises(AnalysisError, match="no.such"):
+        group_runs(runs, by=["no.such"])
+
+
+def test_baseline_matches_numerically_and_rejects_ambiguity(tmp_path):
+    runs = _grouped(tmp_path, [["agent.lr=1e-3", "agent.batch_size=32"],
+                               ["agent.lr=2e-3", "agent.batch_size=32"]])
+    configs, _ = group_runs(runs)
+    assert find_baseline(configs, ["agent.lr=0.001"]).settings["agent.lr"] == "1e-3"
+    with pytest.raises(AnalysisError, match="matches 2 configurations"):
+        find_baseline(configs, ["agent.batch_size=32"])
+    with pytest.raises(AnalysisError, match="matches no configuration"):
+        find_baseline(configs, ["agent.lr=5"])
