@@ -120,3 +120,12 @@ class DDQNAgent:
             "learn_steps": self.learn_steps,
             "target_syncs": self.target_syncs,
         }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.learn_steps = state["learn_steps"]
+        self.target_syncs = state["target_syncs"]

@@ -7,10 +7,24 @@ from typing import BinaryIO, Callable
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`."""
+    """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`.
+
+    If writing fails (a full disk, an exception), `path` keeps its previous content and the
+    temporary file is removed.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    # The rename is durable only once the folder's entry is on disk too.
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -76,8 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-steps", type=int, default=2000, help="steps timed after burn-in")
     parser.add_argument("--burnin", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=Config().trainer.threads,
+                        help="torch CPU threads (default: the trainer's default)")
     args = parser.parse_args()
     config = Config()  # the tutorial's hyperparameters
+    config.trainer.threads = args.threads
+    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
 
@@ -95,7 +99,7 @@ def main() -> None:
     agent = DDQNAgent(2, config.env.frame_stack, config.env.frame_size, config.agent, config.scheduler,
                       torch.device("cpu"))
     batch = replay.sample(batch_size, rng)
-    print(f"learn_step_ms {timed_ms(lambda: agent.learn(batch), 50):.1f} ms")
+    print(f"learn_step_ms {timed_ms(lambda: agent.learn(batch), 50):.1f} ms ({args.threads} threads)")
 
     config.agent.burnin = args.burnin
     config.trainer.total_steps = args.burnin + args.train_steps

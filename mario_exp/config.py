@@ -87,9 +87,12 @@ class TrainerConfig:
     total_steps: int = 500000
     max_episodes: Optional[int] = None
     device: str = "auto"
-    threads: Optional[int] = None
+    # torch's multi-threaded CPU kernels are not bit-reproducible from one process to the next;
+    # one thread is, so that is the default (null: torch's default, all cores).
+    threads: Optional[int] = 1
     log_every: int = 1000
     checkpoint_every: int = 50000
+    checkpoint_replay: bool = True
 
 
 @dataclass
@@ -178,6 +181,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.threads": _optional(_int_at_least(1)),
     "trainer.log_every": _int_at_least(1),
     "trainer.checkpoint_every": _int_at_least(1),
+    "trainer.checkpoint_replay": ((lambda v: isinstance(v, bool)), "true or false"),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Optional
 from torch.utils.tensorboard import SummaryWriter
 
 from mario_exp.atomic import write_atomic
+from mario_exp.checkpoint import CheckpointError
 
 
 @dataclass
@@ -39,17 +40,33 @@ def _csv_value(value: object) -> object:
 class Logbook:
     EPISODE_SCALARS = ("reward", "x_pos", "length", "flag")
 
-    def __init__(self, run_dir: Path, run_name: str, config_yaml: str, total_steps: int) -> None:
+    def __init__(self, run_dir: Path, total_steps: int, resume_at: Optional[tuple[int, int]]) -> None:
+        """Open the run's logs. `resume_at` = (env_step, episodes) of the checkpoint being
+        resumed: later rows and TensorBoard points, written before the run stopped, are dropped
+        so the resumed run writes them again exactly once. None starts the logs afresh."""
         self.run_dir = run_dir
         self.total_steps = total_steps
-        self._progress = {"env_step": 0, "episodes": 0}
+        episodes_path = run_dir / "episodes.csv"
+        if resume_at is None:
+            # A run that stopped before its first checkpoint starts over: its old logs go.
+            for stale in run_dir.glob("events.out.tfevents.*"):
+                stale.unlink()
+            _write_text(episodes_path, ",".join(EpisodeRecord.header()) + "\n")
+            self._progress = {"env_step": 0, "episodes": 0}
+            purge_step = None
+        else:
+            step, episodes = resume_at
+            _keep_episodes(episodes_path, episodes)
+            self._progress = {"env_step": step, "episodes": episodes}
+            purge_step = step + 1
         # flush_secs: a live `tensorboard --logdir outputs` sees new points within seconds.
-        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=10)
-        self.writer.add_text("run", f"**{run_name}**\n\n```yaml\n{config_yaml}\n```", global_step=0)
-        self._episodes_file = open(run_dir / "episodes.csv", "w", newline="")
+        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=10, purge_step=purge_step)
+        self._episodes_file = open(episodes_path, "a", newline="")
         self._episodes = csv.writer(self._episodes_file)
-        self._episodes.writerow(EpisodeRecord.header())
-        self._episodes_file.flush()
+
+    def describe_run(self, run_name: str, config_yaml: str) -> None:
+        """The run's overrides and config, as text in TensorBoard."""
+        self.writer.add_text("run", f"**{run_name}**\n\n```yaml\n{config_yaml}\n```", global_step=0)
 
     def episode(self, record: EpisodeRecord) -> None:
         self._episodes.writerow([_csv_value(v) for v in astuple(record)])
@@ -64,7 +81,7 @@ class Logbook:
                 self.writer.add_scalar(tag, value, env_step)
 
     def status(self, status: str, env_step: int, episodes: int) -> None:
-        """running / finished, for analysis and for reruns of a sweep."""
+        """running / interrupted / finished, for analysis and for reruns of a sweep."""
         self._progress = {"env_step": env_step, "episodes": episodes}
         self._write_status(status, error=None)
 
@@ -74,8 +91,23 @@ class Logbook:
 
     def _write_status(self, status: str, error: Optional[str]) -> None:
         state = {"status": status, **self._progress, "total_steps": self.total_steps, "error": error}
-        write_atomic(self.run_dir / "status.json", lambda h: h.write(json.dumps(state).encode()))
+        _write_text(self.run_dir / "status.json", json.dumps(state))
 
     def close(self) -> None:
         self._episodes_file.close()
         self.writer.close()
+
+
+def _write_text(path: Path, text: str) -> None:
+    write_atomic(path, lambda handle: handle.write(text.encode()))
+
+
+def _keep_episodes(path: Path, episodes: int) -> None:
+    """Cut episodes.csv back to its header and first `episodes` rows (a row cut mid-write by a
+    crash is dropped with the rest)."""
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    complete = [line for line in lines if line.endswith("\n")]
+    if len(complete) < episodes + 1:
+        raise CheckpointError(f"{path}: has {max(len(complete) - 1, 0)} episodes, but the checkpoint "
+                              f"was taken after {episodes}; the run folder was changed by hand")
+    _write_text(path, "".join(complete[:episodes + 1]))

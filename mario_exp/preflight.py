@@ -8,6 +8,8 @@ line that names the key and what it accepts.
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -66,6 +68,21 @@ def explain(exc: Exception, overrides: list[str]) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def check_output_dir(key: str, path: Path) -> None:
+    """Fail before any job starts if the run folders cannot be created where Hydra will put them.
+
+    Probes by creating (and removing) a folder: permission bits say nothing for root or for a
+    read-only mount."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mario-exp-probe-", dir=existing))
+    except OSError:
+        raise ConfigError(f"{key}={path}: cannot create run folders there ({existing} is not a "
+                          "writable folder)") from None
+
+
 def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
     """Validate every job `train.py argv` would run; raise ConfigError for the first bad one."""
     args, unknown = get_args_parser().parse_known_args(argv)
@@ -86,5 +103,9 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
             except (ConfigError, OmegaConfBaseException, ConfigCompositionException,
                     MissingConfigException, OverrideParseException) as exc:
                 raise ConfigError(explain(exc, job)) from None
+        if configs:
+            hydra_cfg = compose(config_name, overrides=job, return_hydra_config=True).hydra
+            key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
+            check_output_dir(key, Path(hydra_cfg.sweep.dir if args.multirun else hydra_cfg.run.dir))
     GlobalHydra.instance().clear()
     return configs

@@ -15,6 +15,7 @@ next state is never used by the target, so the state itself is returned in its p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,6 +108,21 @@ class ReplayBuffer:
             dones=self._to_device(dones.astype(np.float32)),
             next_states=self._to_device(self.frames[next_idx]),
         )
+
+    _ARRAYS = ("frames", "actions", "rewards", "dones", "history")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stored slots as tensors (only the filled ones) and the ring's position."""
+        filled = {name: torch.from_numpy(getattr(self, name)[:self.count]) for name in self._ARRAYS}
+        return {**filled, "cursor": self.cursor, "count": self.count, "pending": self.pending}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        count = state["count"]
+        if count > self.capacity:
+            raise ValueError(f"the saved replay holds {count} slots, more than its capacity {self.capacity}")
+        for name in self._ARRAYS:
+            getattr(self, name)[:count] = state[name].numpy()
+        self.cursor, self.count, self.pending = state["cursor"], count, state["pending"]
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device, non_blocking=True)

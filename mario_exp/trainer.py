@@ -2,28 +2,51 @@
 
 Step counting follows the tutorial: one step is one agent action (env.frame_skip NES frames);
 burn-in, learn_every, sync_every, the epsilon decay and the budget all count these steps.
+
+A checkpoint can be taken after any step and resumes bit-identically on CPU: it holds the
+networks, optimizer, scheduler, replay, every RNG and the loop's counters, plus the actions of
+the unfinished episode. The NES emulator is deterministic, so replaying those actions into a
+fresh emulator rebuilds its exact state, which nes-py cannot serialise.
 """
 from __future__ import annotations
 
 import logging
+import math
 import random
+import signal
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
 
 from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device
-from mario_exp.checkpoint import save_checkpoint
+from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
+    save_checkpoint
 from mario_exp.config import Config
 from mario_exp.envs import MarioEnv
 from mario_exp.logbook import EpisodeRecord, Logbook
 from mario_exp.replay import ReplayBuffer
 
 log = logging.getLogger(__name__)
+CHECKPOINT_VERSION = 1
+
+
+class TrainingInterrupted(BaseException):
+    """SIGINT or SIGTERM arrived and a checkpoint was written. A BaseException, like
+    KeyboardInterrupt, so that a sweep stops rather than counting it as one failed job."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        super().__init__(f"{signal.Signals(signum).name} at step {step}; checkpoint saved")
+        self.signum = signum
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -66,6 +89,27 @@ class Tally:
 
 
 @dataclass
+class Progress:
+    """The loop's state between two steps: what a checkpoint needs besides the big objects."""
+
+    step: int = 0
+    episode: int = 0               # episodes finished
+    episode_start: int = 0         # step at which the current episode began
+    episode_reward: float = 0.0
+    episode_actions: list[int] = field(default_factory=list)
+    episode_tally: Tally = field(default_factory=Tally)
+    interval_start: int = 0        # step at which the current log interval began
+    interval_tally: Tally = field(default_factory=Tally)
+    learn_from: int = 0            # first step that may learn: the burn-in, redone if the replay was not saved
+    elapsed: float = 0.0           # wall seconds spent in earlier processes of this run
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> "Progress":
+        tallies = {k: Tally(**state[k]) for k in ("episode_tally", "interval_tally")}
+        return cls(**{**state, **tallies})
+
+
+@dataclass
 class RunSummary:
     env_steps: int
     episodes: int
@@ -74,105 +118,232 @@ class RunSummary:
     learning_steps_per_second: Optional[float]  # after burn-in, when the learner runs too
 
 
-def train(config: Config, run_dir: Path, run_name: str) -> RunSummary:
-    """Train one agent per `config`, writing everything into `run_dir`."""
-    rng = seed_everything(config.seed)
-    device = resolve_device(config.trainer.device)
-    if config.trainer.threads is not None:
-        torch.set_num_threads(config.trainer.threads)
-    logbook = Logbook(run_dir, run_name, OmegaConf.to_yaml(OmegaConf.structured(config)),
-                      config.trainer.total_steps)
-    env = MarioEnv(config.env, config.action_set)
+def load_resume_point(config: Config, run_dir: Path) -> Optional[dict[str, Any]]:
+    """The run folder's checkpoint, if it has one this config may continue; else None.
+
+    Raises CheckpointError for a corrupt checkpoint or one whose config differs in a key that
+    changes the experiment (only trainer.* may change, e.g. a larger budget)."""
+    path = checkpoint_path(run_dir)
+    if not path.exists():
+        return None
+    payload = load_checkpoint(path)
+    conflicts = resume_conflicts(payload["config"], asdict(config))
+    if conflicts:
+        raise CheckpointError(f"cannot resume {run_dir}: " + "; ".join(conflicts)
+                              + " (only trainer.* may change when resuming)")
+    return payload
+
+
+def already_finished(config: Config, resume: dict[str, Any]) -> bool:
+    """Whether a checkpoint already reached this config's budget (a finished sweep job)."""
+    progress, trainer_cfg = resume["progress"], config.trainer
+    return progress["step"] >= trainer_cfg.total_steps or (
+        trainer_cfg.max_episodes is not None and progress["episode"] >= trainer_cfg.max_episodes)
+
+
+def _rng_states(rng: np.random.Generator) -> dict[str, Any]:
+    legacy = np.random.get_state(legacy=False)
+    legacy["state"]["key"] = legacy["state"]["key"].tolist()  # plain ints: weights_only-safe
+    return {"generator": rng.bit_generator.state, "numpy": legacy, "python": random.getstate(),
+            "torch": torch.get_rng_state()}
+
+
+def _restore_rngs(rng: np.random.Generator, states: dict[str, Any]) -> None:
+    rng.bit_generator.state = states["generator"]
+    legacy = states["numpy"]
+    legacy["state"]["key"] = np.asarray(legacy["state"]["key"], dtype=np.uint32)
+    np.random.set_state(legacy)
+    random.setstate(states["python"])
+    torch.set_rng_state(states["torch"])
+
+
+class Trainer:
+    def __init__(self, config: Config, run_dir: Path, resume: Optional[dict[str, Any]]) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.rng = seed_everything(config.seed)
+        device = resolve_device(config.trainer.device)
+        if config.trainer.threads is not None:
+            torch.set_num_threads(config.trainer.threads)
+        env_cfg = config.env
+        self.env = MarioEnv(env_cfg, config.action_set)
+        self.agent = DDQNAgent(self.env.n_actions, env_cfg.frame_stack, env_cfg.frame_size,
+                               config.agent, config.scheduler, device)
+        self.replay = ReplayBuffer(config.agent.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
+                                   env_cfg.frame_stack, device)
+        self.stack = FrameStack(env_cfg.frame_stack, env_cfg.frame_size)
+        self.progress = Progress(learn_from=config.agent.burnin)
+        self._stop_signal: Optional[int] = None
+        self._clock_start = time.perf_counter()
+        if resume is None:
+            self._start_episode()
+        else:
+            self._restore(resume)
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        self.progress.elapsed = self._wall_time()
+        save_checkpoint(self.run_dir, {
+            "version": CHECKPOINT_VERSION,
+            "config": asdict(self.config),
+            "progress": asdict(self.progress),
+            "agent": self.agent.state_dict(),
+            "replay": self.replay.state_dict() if self.config.trainer.checkpoint_replay else None,
+            "rng": _rng_states(self.rng),
+        })
+        self._clock_start = time.perf_counter()
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        self.progress = Progress.from_dict(payload["progress"])
+        self.agent.load_state_dict(payload["agent"])
+        # Rebuild the unfinished episode by replaying its actions on a fresh emulator.
+        frame = self.env.reset()
+        self.stack.reset(frame)
+        for action in self.progress.episode_actions:
+            frame, _, done, _ = self.env.step(action)
+            if done:
+                raise CheckpointError("replaying the unfinished episode ended it early: the emulator "
+                                      "is not the one the checkpoint was made with")
+            self.stack.push(frame)
+        if payload["replay"] is not None:
+            self.replay.load_state_dict(payload["replay"])
+            newest = self.replay.frames[(self.replay.cursor - 1) % self.replay.capacity]
+            if not np.array_equal(newest, frame):
+                raise CheckpointError("replaying the unfinished episode gave other frames than the "
+                                      "checkpoint's replay holds: another emulator made it")
+        else:
+            # Saved without its replay: start an empty one at the current frame (its first
+            # stacks repeat that frame) and fill it for a burn-in before learning again.
+            self.replay.start_episode(frame)
+            self.progress.learn_from = self.progress.step + self.config.agent.burnin
+        _restore_rngs(self.rng, payload["rng"])
+
+    # --- the loop ------------------------------------------------------------------------
+    def _wall_time(self) -> float:
+        return self.progress.elapsed + time.perf_counter() - self._clock_start
+
+    def _start_episode(self) -> None:
+        frame = self.env.reset()
+        self.replay.start_episode(frame)
+        self.stack.reset(frame)
+
+    def _finished(self) -> bool:
+        return already_finished(self.config, {"progress": asdict(self.progress)})
+
+    @contextmanager
+    def _signals_checkpoint(self) -> Iterator[None]:
+        """SIGINT/SIGTERM finish the current step, write a checkpoint and stop; a second
+        signal stops at once."""
+        def request_stop(signum: int, _frame: Any) -> None:
+            if self._stop_signal is not None:
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def run(self, logbook: Logbook) -> RunSummary:
+        trainer_cfg, p = self.config.trainer, self.progress
+        learning_since: Optional[tuple[int, float]] = None
+        interval_clock = time.perf_counter()
+        logbook.status("running", p.step, p.episode)
+        with self._signals_checkpoint():
+            while not self._finished():
+                learning = self._step(logbook)
+                if learning and learning_since is None:
+                    learning_since = (p.step, time.perf_counter())
+                if p.step % trainer_cfg.log_every == 0:
+                    now = time.perf_counter()
+                    self._log_interval(logbook, (p.step - p.interval_start) / (now - interval_clock))
+                    interval_clock = now
+                if p.step % trainer_cfg.checkpoint_every == 0 or self._stop_signal is not None:
+                    self._checkpoint()
+                if self._stop_signal is not None:
+                    logbook.status("interrupted", p.step, p.episode)
+                    raise TrainingInterrupted(self._stop_signal, p.step)
+        self._checkpoint()
+        logbook.status("finished", p.step, p.episode)
+        learning_sps = None
+        if learning_since is not None and p.step > learning_since[0]:
+            learning_sps = (p.step - learning_since[0]) / (time.perf_counter() - learning_since[1])
+        log.info("finished: %d steps, %d episodes, %d learn updates, %d target syncs in %.0f s%s",
+                 p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, self._wall_time(),
+                 "" if learning_sps is None else f"; {learning_sps:.1f} steps/s while learning")
+        return RunSummary(p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, learning_sps)
+
+    def _step(self, logbook: Logbook) -> bool:
+        """One agent step; returns whether the learner is past its burn-in."""
+        agent_cfg, p = self.config.agent, self.progress
+        p.step += 1
+        epsilon = epsilon_at(p.step, agent_cfg.epsilon)
+        action = self.agent.act(self.stack.state, epsilon, self.rng)
+        frame, reward, done, info = self.env.step(action)
+        self.replay.add(action, reward, done, frame)
+        p.episode_reward += reward
+        p.episode_actions.append(action)
+
+        if p.step % agent_cfg.sync_every == 0:
+            self.agent.sync_target()
+        learning = p.step >= p.learn_from
+        if learning and p.step % agent_cfg.learn_every == 0 and len(self.replay) > 0:
+            loss, q = self.agent.learn(self.replay.sample(agent_cfg.batch_size, self.rng))
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"the loss became {loss} at step {p.step}; the last good "
+                                       "checkpoint is kept (try a lower agent.lr)")
+            p.episode_tally.add(loss, q)
+            p.interval_tally.add(loss, q)
+
+        if done:
+            p.episode += 1
+            loss, q = p.episode_tally.means()
+            logbook.episode(EpisodeRecord(
+                env_step=p.step, episode=p.episode, reward=p.episode_reward, x_pos=int(info["x_pos"]),
+                length=p.step - p.episode_start, flag=int(info["flag_get"]), epsilon=epsilon,
+                loss=loss, q=q, lr=self.agent.lr, wall_time=round(self._wall_time(), 3)))
+            self.agent.end_episode(loss)
+            self._start_episode()
+            p.episode_start, p.episode_reward, p.episode_actions = p.step, 0.0, []
+            p.episode_tally = Tally()
+        else:
+            self.stack.push(frame)
+        return learning
+
+    def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
+        p = self.progress
+        loss, q = p.interval_tally.means()
+        epsilon = epsilon_at(p.step, self.config.agent.epsilon)
+        logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
+                                 "train/lr": self.agent.lr, "perf/steps_per_second": steps_per_second})
+        logbook.status("running", p.step, p.episode)
+        log.info("step %d/%d  episodes %d  %.1f steps/s  epsilon %.3f  loss %s", p.step,
+                 self.config.trainer.total_steps, p.episode, steps_per_second, epsilon,
+                 "-" if loss is None else f"{loss:.4f}")
+        p.interval_start, p.interval_tally = p.step, Tally()
+
+
+def train(config: Config, run_dir: Path, run_name: str,
+          resume: Optional[dict[str, Any]] = None) -> RunSummary:
+    """Train one agent per `config` in `run_dir`, continuing from `resume` (see
+    load_resume_point) when given. Marks the run failed in status.json if anything raises."""
+    if resume is not None:
+        progress = resume["progress"]
+        log.info("resuming from step %d (%d episodes)", progress["step"], progress["episode"])
+    trainer = Trainer(config, run_dir, resume)
+    resume_at = None if resume is None else (trainer.progress.step, trainer.progress.episode)
+    logbook = Logbook(run_dir, config.trainer.total_steps, resume_at)
+    if resume is None:
+        logbook.describe_run(run_name, OmegaConf.to_yaml(OmegaConf.structured(config)))
     try:
-        summary = _loop(config, env, device, rng, logbook, run_dir)
+        return trainer.run(logbook)
+    except TrainingInterrupted:
+        raise
     except BaseException as exc:
         logbook.fail(f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        env.close()
+        trainer.env.close()
         logbook.close()
-    return summary
-
-
-def _loop(config: Config, env: MarioEnv, device: torch.device, rng: np.random.Generator,
-          logbook: Logbook, run_dir: Path) -> RunSummary:
-    agent_cfg, trainer_cfg, env_cfg = config.agent, config.trainer, config.env
-    agent = DDQNAgent(env.n_actions, env_cfg.frame_stack, env_cfg.frame_size, agent_cfg,
-                      config.scheduler, device)
-    replay = ReplayBuffer(agent_cfg.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
-                          env_cfg.frame_stack, device)
-    stack = FrameStack(env_cfg.frame_stack, env_cfg.frame_size)
-
-    def checkpoint(step: int, episode: int) -> None:
-        save_checkpoint(run_dir / "checkpoints", {
-            "agent": agent.state_dict(), "env_step": step, "episodes": episode,
-            "config": asdict(config)})
-
-    frame = env.reset()
-    replay.start_episode(frame)
-    stack.reset(frame)
-    episode, ep_start_step, ep_reward = 0, 0, 0.0
-    ep_tally, interval_tally = Tally(), Tally()
-    start = interval_start = time.perf_counter()
-    interval_step = 0
-    burnin_end: Optional[float] = start if agent_cfg.burnin == 0 else None
-    logbook.status("running", 0, 0)
-
-    step = 0
-    for step in range(1, trainer_cfg.total_steps + 1):
-        epsilon = epsilon_at(step, agent_cfg.epsilon)
-        action = agent.act(stack.state, epsilon, rng)
-        frame, reward, done, info = env.step(action)
-        replay.add(action, reward, done, frame)
-        ep_reward += reward
-
-        if step % agent_cfg.sync_every == 0:
-            agent.sync_target()
-        if step == agent_cfg.burnin:
-            burnin_end = time.perf_counter()
-        if step >= agent_cfg.burnin and step % agent_cfg.learn_every == 0 and len(replay) > 0:
-            loss, q = agent.learn(replay.sample(agent_cfg.batch_size, rng))
-            ep_tally.add(loss, q)
-            interval_tally.add(loss, q)
-
-        if done:
-            episode += 1
-            loss, q = ep_tally.means()
-            logbook.episode(EpisodeRecord(
-                env_step=step, episode=episode, reward=ep_reward, x_pos=int(info["x_pos"]),
-                length=step - ep_start_step, flag=int(info["flag_get"]), epsilon=epsilon,
-                loss=loss, q=q, lr=agent.lr, wall_time=round(time.perf_counter() - start, 3)))
-            agent.end_episode(loss)
-            if trainer_cfg.max_episodes is not None and episode >= trainer_cfg.max_episodes:
-                break
-            frame = env.reset()
-            replay.start_episode(frame)
-            stack.reset(frame)
-            ep_start_step, ep_reward, ep_tally = step, 0.0, Tally()
-        else:
-            stack.push(frame)
-
-        if step % trainer_cfg.log_every == 0:
-            now = time.perf_counter()
-            loss, q = interval_tally.means()
-            sps = (step - interval_step) / (now - interval_start)
-            logbook.scalars(step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
-                                   "train/lr": agent.lr, "perf/steps_per_second": sps})
-            logbook.status("running", step, episode)
-            log.info("step %d/%d  episodes %d  %.1f steps/s  epsilon %.3f  loss %s",
-                     step, trainer_cfg.total_steps, episode, sps, epsilon,
-                     "-" if loss is None else f"{loss:.4f}")
-            interval_start, interval_step, interval_tally = now, step, Tally()
-        if step % trainer_cfg.checkpoint_every == 0:
-            checkpoint(step, episode)
-
-    checkpoint(step, episode)
-    logbook.status("finished", step, episode)
-    end = time.perf_counter()
-    learning_sps = None
-    if burnin_end is not None and step > agent_cfg.burnin:
-        learning_sps = (step - agent_cfg.burnin) / (end - burnin_end)
-    log.info("finished: %d steps, %d episodes, %d learn updates, %d target syncs in %.0f s%s",
-             step, episode, agent.learn_steps, agent.target_syncs, end - start,
-             "" if learning_sps is None else f"; {learning_sps:.1f} steps/s after burn-in")
-    return RunSummary(step, episode, agent.learn_steps, agent.target_syncs, learning_sps)

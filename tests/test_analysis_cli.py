@@ -153,6 +153,17 @@ def test_run_still_being_written(tmp_path):
         "analyze.py: warning: 1 run(s) still running: their scores are provisional"]
 
 
+def test_interrupted_run_is_counted_and_explained(tmp_path):
+    outputs = tmp_path / "outputs"
+    add_run(outputs, "0", [])
+    add_run(outputs, "1", [], status="interrupted", seed=2)
+    proc = analyze(cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "1 done, 1 interrupted" in proc.stdout
+    assert ("analyze.py: warning: 1 run(s) interrupted: rerun their command in the same folder to "
+            "resume them; their scores are provisional") in proc.stderr.splitlines()
+
+
 def test_crashed_run_without_episodes(tmp_path):
     outputs = tmp_path / "outputs"
     add_run(outputs, "0", [])

@@ -64,7 +64,7 @@ def test_smoke_run_learns(smoke_run: Path) -> None:
 def test_target_synced_and_checkpoint_written(smoke_run: Path) -> None:
     checkpoint = torch.load(smoke_run / "checkpoints" / "last.pt", weights_only=True)
     agent = checkpoint["agent"]
-    assert checkpoint["env_step"] == 400
+    assert checkpoint["progress"]["step"] == 400
     # burn-in 100, learn every 3 steps from step 100 to 400; a sync every 100 steps.
     assert agent["learn_steps"] == len(range(102, 401, 3))
     assert agent["target_syncs"] == 4

@@ -19,7 +19,7 @@ from .curves import band_frame, common_grid, smooth
 from .errors import AnalysisError
 from .groups import Config, find_baseline, group_runs
 from .report import ReportContent, render_html, render_markdown
-from .runs import Run, display_path, find_run_dirs, load_runs
+from .runs import STATUSES, Run, display_path, find_run_dirs, load_runs
 from .scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
 from .summary import METRICS, Scored, config_summary
 from .tables import per_run_frame, scores_table, to_markdown, training_table
@@ -247,6 +247,10 @@ def _sweep_warnings(runs: list[Run], configs: list[Config], summary: pd.DataFram
     running = sum(r.status == "running" for r in runs)
     if running:
         out.append(f"{running} run(s) still running: their scores are provisional")
+    interrupted = sum(r.status == "interrupted" for r in runs)
+    if interrupted:
+        out.append(f"{interrupted} run(s) interrupted: rerun their command in the same folder to "
+                   "resume them; their scores are provisional")
     for config in configs:
         seeds = [r.seed for r in config.runs]
         repeated = sorted({str(s) for s in seeds if seeds.count(s) > 1})
@@ -262,7 +266,7 @@ def _sweep_warnings(runs: list[Run], configs: list[Config], summary: pd.DataFram
 def _facts(opts: Options, runs: list[Run], configs: list[Config], baseline: str | None,
            started: str) -> list[tuple[str, str]]:
     counts = ", ".join(f"{sum(r.status == s for r in runs)} {s}"
-                       for s in ("finished", "running", "failed", "unknown")
+                       for s in STATUSES
                        if any(r.status == s for r in runs))
     sources = ([display_path(latest_launch(opts.outputs))] if opts.latest
                else [display_path(p) for p in opts.paths] or [display_path(opts.outputs)])

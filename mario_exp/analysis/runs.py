@@ -19,7 +19,8 @@ import yaml
 from .episodes import empty_table, read_episodes_csv
 from .tbevents import has_event_files, read_event_episodes
 
-STATUSES = ("finished", "running", "failed", "unknown")
+# "interrupted": stopped by SIGINT/SIGTERM after a checkpoint; a rerun resumes it.
+STATUSES = ("finished", "running", "interrupted", "failed", "unknown")
 # libyaml's loader is ~10x faster than the pure-python one; fall back if PyYAML lacks it.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MISSING = object()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .groups import Config
-from .runs import Run
+from .runs import STATUSES, Run
 from .scores import EXPLORATION_EPSILON, RunScores
 from .stats import bootstrap_ci, iqm, mean_std, prob_improvement, prob_improvement_ci
 
@@ -51,7 +51,7 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
         row["config"] = config.label
         row["seeds"] = len(members)  # runs launched, whatever became of them
         row["scored"] = len(used)  # runs the statistics below are computed from
-        for status in ("finished", "running", "failed", "unknown"):
+        for status in STATUSES:
             row[f"runs_{status}"] = sum(s.run.status == status for s in members)
         budgets = [r.budget for r in config.runs if r.budget is not None]
         row["budget_min"] = min(budgets) if budgets else np.nan

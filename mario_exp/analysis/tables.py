@@ -11,6 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
+from .runs import STATUSES
 from .summary import Scored
 
 DASH = "-"
@@ -83,8 +84,7 @@ def fmt_seeds(row: pd.Series) -> str:
 
 def fmt_runs(row: pd.Series) -> str:
     """'3 done', '2 done, 1 running, 1 failed'."""
-    names = {"finished": "done", "running": "running", "failed": "failed", "unknown": "unknown"}
-    parts = [f"{int(row[f'runs_{s}'])} {label}" for s, label in names.items()
+    parts = [f"{int(row[f'runs_{s}'])} {'done' if s == 'finished' else s}" for s in STATUSES
              if int(row[f"runs_{s}"])]
     return ", ".join(parts) or DASH
 

@@ -1,0 +1,255 @@
+"""Crash-safe, resumable runs, with real processes and real signals: a run killed with SIGKILL
+at any moment (even mid-checkpoint) and resumed writes the same episodes.csv as a run never
+interrupted; SIGTERM checkpoints and exits; a failed job never stops its sweep; a rerun only
+does what is missing; checkpoints that cannot be trusted are refused in one line."""
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mario_exp.atomic import write_atomic
+from tests.helpers import REPO, run_train
+
+SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
+
+
+def episodes_without_clock(run_dir: Path) -> list[str]:
+    """episodes.csv minus wall_time, the one column a resumed run cannot reproduce."""
+    lines = (run_dir / "episodes.csv").read_text().splitlines()
+    return [line.rsplit(",", 1)[0] for line in lines]
+
+
+def start_train(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def kill_when(proc: subprocess.Popen, condition: Callable[[], bool], timeout: float = 300) -> bool:
+    """SIGKILL `proc` as soon as `condition` holds; False if it exited first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if condition():
+            proc.kill()
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    proc.kill()
+    raise AssertionError("the kill condition never held")
+
+
+def status(run_dir: Path) -> dict:
+    return json.loads((run_dir / "status.json").read_text())
+
+
+def test_sigkill_anywhere_then_resume_gives_the_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
+    """Several kills of one run (before its first checkpoint, just after checkpoints, during a
+    checkpoint write, at a random moment), each followed by a rerun of the same command."""
+    run_dir = tmp_path / "run"
+    args = [*SMOKE, "trainer.checkpoint_every=37", f"hydra.run.dir={run_dir}"]
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    partial = run_dir / "checkpoints" / ".last.pt.tmp"
+    rng = random.Random(2026)
+
+    def after_next_checkpoint() -> Callable[[], bool]:
+        seen = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+        delay = rng.uniform(0.0, 0.3)
+        fired: list[float] = []
+
+        def condition() -> bool:
+            if not fired and checkpoint.exists() and checkpoint.stat().st_mtime_ns != seen:
+                fired.append(time.monotonic() + delay)
+            return bool(fired) and time.monotonic() >= fired[0]
+        return condition
+
+    started, moment = time.monotonic(), rng.uniform(2.0, 5.0)
+    kill_points = [
+        ("before the first checkpoint", lambda: (run_dir / "episodes.csv").exists()),
+        ("just after a checkpoint", after_next_checkpoint),
+        ("during a checkpoint write", lambda: partial.exists()),
+        ("at a random moment", lambda: time.monotonic() - started > moment),
+        ("just after a checkpoint", after_next_checkpoint),
+    ]
+    killed = []
+    for name, make_condition in kill_points:
+        condition = make_condition() if make_condition is after_next_checkpoint else make_condition
+        started = time.monotonic()
+        if kill_when(start_train(args, tmp_path), condition):
+            killed.append(name)
+    assert len(killed) >= 4, killed       # the run may finish before a late kill point
+    assert "during a checkpoint write" in killed
+
+    result = run_train(args, tmp_path)    # the last rerun finishes the run
+    assert result.returncode == 0, result.stderr
+    assert status(run_dir)["status"] == "finished"
+    assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
+    assert not partial.exists()
+    assert torch.load(checkpoint, weights_only=True)["progress"]["step"] == 400
+
+    # TensorBoard: every episode exactly once, whatever was logged before each kill.
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    steps = [e.step for e in events.Scalars("episode/x_pos")]
+    rows = (run_dir / "episodes.csv").read_text().splitlines()[1:]
+    assert steps == [int(row.split(",")[0]) for row in rows]
+
+
+def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    args = [*SMOKE, f"hydra.run.dir={run_dir}"]
+    proc = start_train(args, tmp_path)
+    while not (run_dir / "status.json").exists() or status(run_dir)["env_step"] < 100:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    line, = stderr.strip().splitlines()
+    assert line.startswith("train.py: interrupted by SIGTERM at step ") and "checkpoint saved" in line
+    assert f"hydra.run.dir={run_dir}" in line and "Traceback" not in stderr
+    state = status(run_dir)
+    assert state["status"] == "interrupted" and 100 <= state["env_step"] < 400
+    saved = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert saved["progress"]["step"] == state["env_step"]
+
+    result = run_train(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
+
+
+def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    again = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
+    longer = run_train([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
+    assert longer.returncode == 0, longer.stderr
+    assert status(run_dir) | {"episodes": 0} == {"status": "finished", "env_step": 600, "episodes": 0,
+                                                 "total_steps": 600, "error": None}
+    rows = episodes_without_clock(run_dir)
+    first = episodes_without_clock(smoke_run)
+    assert rows[:len(first)] == first
+    saved = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    # It went on learning: burn-in 100, then an update every 3 steps up to step 600.
+    assert saved["progress"]["step"] == 600
+    assert saved["agent"]["learn_steps"] == len(range(102, 601, 3))
+
+
+def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    result = run_train([*SMOKE, "action_set=right_run", "env.frame_stack=3",
+                        "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 2
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith(f"train.py: error: cannot resume {run_dir}: ")
+    for key in ("action_set.buttons", "action_set.name", "env.frame_stack"):
+        assert key in line
+    assert "trainer.total_steps" not in line and "Traceback" not in result.stderr
+    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    assert after == before, "a refused resume changed the run folder"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, damage: str) -> None:
+    run_dir = tmp_path / "run"
+    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes({"truncated": data[:len(data) // 2], "garbage": b"\x00not a checkpoint" * 50,
+                            "empty": b""}[damage])
+    damaged = checkpoint.read_bytes()
+    result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 2
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith(f"train.py: error: {checkpoint}: not a readable checkpoint")
+    assert "Traceback" not in result.stderr and checkpoint.read_bytes() == damaged
+    assert status(run_dir)["status"] == "finished" and status(run_dir)["env_step"] == 150
+
+
+class _RunsCode:
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (MARKER,))
+
+
+MARKER = Path("/tmp/mario-exp-unsafe-checkpoint-ran")
+
+
+def test_a_checkpoint_cannot_run_code(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    MARKER.unlink(missing_ok=True)
+    torch.save({"progress": _RunsCode()}, run_dir / "checkpoints" / "last.pt",
+               pickle_module=pickle)
+    result = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 2 and "not a readable checkpoint" in result.stderr
+    assert not MARKER.exists()
+
+
+def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "experiment=smoke", "agent.lr=1e30,0.00025", f"hydra.sweep.dir={sweep}"]
+    result = run_train(args, tmp_path)
+    assert result.returncode == 1
+    line, = result.stderr.strip().splitlines()
+    assert "agent.lr=1e+30" in line and "loss became" in line and "Traceback" not in result.stderr
+    diverged, healthy = sorted(sweep.glob("*_agent.lr=*"), key=lambda p: "1e+30" not in p.name)
+    assert status(diverged)["status"] == "failed" and "loss became" in status(diverged)["error"]
+    assert status(healthy)["status"] == "finished"
+    finished_checkpoint = (healthy / "checkpoints" / "last.pt").stat().st_mtime_ns
+
+    again = run_train(args, tmp_path)
+    assert again.returncode == 1                                    # still diverges, deterministically
+    assert "already finished" in again.stdout + again.stderr
+    assert (healthy / "checkpoints" / "last.pt").stat().st_mtime_ns == finished_checkpoint
+
+
+def test_sweep_killed_midway_reruns_only_the_unfinished_jobs(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
+    killed = kill_when(start_train(args, tmp_path),
+                       lambda: any(sweep.glob("1_*/checkpoints/last.pt")))
+    assert killed
+    first = next(sweep.glob("0_*"))
+    assert status(first)["status"] == "finished"
+    first_checkpoint = (first / "checkpoints" / "last.pt").stat().st_mtime_ns
+    result = run_train(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (first / "checkpoints" / "last.pt").stat().st_mtime_ns == first_checkpoint
+    jobs = sorted(sweep.glob("[0-9]_*"))
+    assert len(jobs) == 3 and all(status(job)["status"] == "finished" for job in jobs)
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    """What a full disk does mid-checkpoint: the old checkpoint stays whole, no temp file is left."""
+    path = tmp_path / "last.pt"
+    write_atomic(path, lambda handle: handle.write(b"good"))
+
+    def fails_midway(handle) -> None:
+        handle.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_atomic(path, fails_midway)
+    assert path.read_bytes() == b"good" and list(tmp_path.iterdir()) == [path]
+
+
+def test_unwritable_outputs_fails_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "outputs").write_text("a file where the outputs folder should be")
+    result = run_train(["experiment=smoke"], tmp_path, timeout=120)
+    assert result.returncode == 2
+    line, = result.stderr.strip().splitlines()
+    assert "cannot create run folders there" in line and "hydra.run.dir=outputs/runs/" in line
