@@ -56,9 +56,11 @@ def run(cfg: DictConfig) -> None:
     config = to_config(cfg)
     try:
         resume = load_resume_point(config, run_dir)
-        if resume is not None and already_finished(config, resume):
-            log.info("already finished at step %d; nothing to do", resume["progress"]["step"])
-            return
+        if resume is not None:
+            step, episodes = resume["progress"]["step"], resume["progress"]["episode"]
+            if already_finished(config, step, episodes):
+                log.info("already finished at step %d; nothing to do", step)
+                return
         save_hydra_files(run_dir, cfg)
         train(config, run_dir, run_name=",".join(hydra_cfg.overrides.task) or "defaults", resume=resume)
     except CheckpointError as exc:      # bad input: the run folder is left as it was

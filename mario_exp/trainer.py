@@ -134,11 +134,11 @@ def load_resume_point(config: Config, run_dir: Path) -> Optional[dict[str, Any]]
     return payload
 
 
-def already_finished(config: Config, resume: dict[str, Any]) -> bool:
-    """Whether a checkpoint already reached this config's budget (a finished sweep job)."""
-    progress, trainer_cfg = resume["progress"], config.trainer
-    return progress["step"] >= trainer_cfg.total_steps or (
-        trainer_cfg.max_episodes is not None and progress["episode"] >= trainer_cfg.max_episodes)
+def already_finished(config: Config, step: int, episodes: int) -> bool:
+    """Whether a run at `step` with `episodes` finished has reached this config's budget."""
+    trainer_cfg = config.trainer
+    return step >= trainer_cfg.total_steps or (
+        trainer_cfg.max_episodes is not None and episodes >= trainer_cfg.max_episodes)
 
 
 def _rng_states(rng: np.random.Generator) -> dict[str, Any]:
@@ -228,7 +228,7 @@ class Trainer:
         self.stack.reset(frame)
 
     def _finished(self) -> bool:
-        return already_finished(self.config, {"progress": asdict(self.progress)})
+        return already_finished(self.config, self.progress.step, self.progress.episode)
 
     @contextmanager
     def _signals_checkpoint(self) -> Iterator[None]:
