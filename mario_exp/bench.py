@@ -78,9 +78,12 @@ def main() -> None:
     parser.add_argument("--burnin", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=Config().trainer.threads,
                         help="torch CPU threads (default: the trainer's default)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="step the emulator in the trainer's process (trainer.env_worker=false)")
     args = parser.parse_args()
     config = Config()  # the tutorial's hyperparameters
     config.trainer.threads = args.threads
+    config.trainer.env_worker = not args.in_process
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)

@@ -90,6 +90,8 @@ class TrainerConfig:
     # torch's multi-threaded CPU kernels are not bit-reproducible from one process to the next;
     # one thread is, so that is the default (null: torch's default, all cores).
     threads: Optional[int] = 1
+    # Step the emulator in its own process, overlapping the learner (same results either way).
+    env_worker: bool = True
     log_every: int = 1000
     checkpoint_every: int = 50000
     checkpoint_replay: bool = True
@@ -148,6 +150,7 @@ _POSITIVE = (lambda v: v > 0), "a number > 0"
 _UNIT = (lambda v: 0.0 <= v <= 1.0), "a number in [0, 1]"
 _OPEN_UNIT = (lambda v: 0.0 < v < 1.0), "a number in (0, 1)"
 _DECAY = (lambda v: 0.0 < v <= 1.0), "a number in (0, 1]"
+_BOOL = (lambda v: isinstance(v, bool)), "true or false"
 
 # key -> (predicate, what is allowed); every leaf of Config but action_set.buttons.
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -181,7 +184,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.threads": _optional(_int_at_least(1)),
     "trainer.log_every": _int_at_least(1),
     "trainer.checkpoint_every": _int_at_least(1),
-    "trainer.checkpoint_replay": ((lambda v: isinstance(v, bool)), "true or false"),
+    "trainer.checkpoint_replay": _BOOL,
+    "trainer.env_worker": _BOOL,
 }
 
 

@@ -28,7 +28,7 @@ from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device
 from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
     save_checkpoint
 from mario_exp.config import Config
-from mario_exp.envs import MarioEnv
+from mario_exp.envs import make_env
 from mario_exp.logbook import EpisodeRecord, Logbook
 from mario_exp.replay import ReplayBuffer
 
@@ -166,7 +166,7 @@ class Trainer:
         if config.trainer.threads is not None:
             torch.set_num_threads(config.trainer.threads)
         env_cfg = config.env
-        self.env = MarioEnv(env_cfg, config.action_set)
+        self.env = make_env(env_cfg, config.action_set, config.trainer.env_worker)
         self.agent = DDQNAgent(self.env.n_actions, env_cfg.frame_stack, env_cfg.frame_size,
                                config.agent, config.scheduler, device)
         self.replay = ReplayBuffer(config.agent.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
@@ -281,11 +281,9 @@ class Trainer:
         p.step += 1
         epsilon = epsilon_at(p.step, agent_cfg.epsilon)
         action = self.agent.act(self.stack.state, epsilon, self.rng)
-        frame, reward, done, info = self.env.step(action)
-        self.replay.add(action, reward, done, frame)
-        p.episode_reward += reward
-        p.episode_actions.append(action)
-
+        # Learn while the emulator plays the action (in the env worker process, when there is
+        # one): this step's update samples the transitions stored before it.
+        self.env.step_async(action)
         if p.step % agent_cfg.sync_every == 0:
             self.agent.sync_target()
         learning = p.step >= p.learn_from
@@ -296,6 +294,10 @@ class Trainer:
                                        "checkpoint is kept (try a lower agent.lr)")
             p.episode_tally.add(loss, q)
             p.interval_tally.add(loss, q)
+        frame, reward, done, info = self.env.step_wait()
+        self.replay.add(action, reward, done, frame)
+        p.episode_reward += reward
+        p.episode_actions.append(action)
 
         if done:
             p.episode += 1

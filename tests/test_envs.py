@@ -69,3 +69,68 @@ def test_an_episode_ends_when_mario_dies() -> None:
             break
     assert done and not info["flag_get"] and steps < 2000
     env.close()
+
+
+def test_worker_plays_exactly_like_the_env_in_process() -> None:
+    from mario_exp.envs import EnvWorker
+
+    local, worker = MarioEnv(EnvConfig(), RIGHT_JUMP), EnvWorker(EnvConfig(), RIGHT_JUMP)
+    assert worker.n_actions == local.n_actions == 2
+    assert np.array_equal(local.reset(), worker.reset())
+    rng = np.random.default_rng(3)
+    resets = 0
+    for _ in range(400):
+        action = int(rng.integers(2))
+        worker.step_async(action)
+        local.step_async(action)
+        mine, theirs = local.step_wait(), worker.step_wait()
+        assert np.array_equal(mine[0], theirs[0]) and mine[1:] == theirs[1:]
+        if mine[2]:
+            resets += 1
+            assert np.array_equal(local.reset(), worker.reset())
+    assert resets >= 1
+    worker.close()
+    local.close()
+    assert not worker._process.is_alive()
+
+
+def test_a_dead_worker_is_a_clear_error() -> None:
+    from mario_exp.envs import EnvWorker
+
+    worker = EnvWorker(EnvConfig(), RIGHT_JUMP)
+    worker.reset()
+    worker._process.kill()
+    worker._process.join()
+    with pytest.raises(RuntimeError, match="the env worker process died"):
+        worker.step(0)
+    worker.close()
+
+
+def test_the_worker_exits_when_the_trainer_is_killed(tmp_path) -> None:
+    """SIGKILL leaves no orphan emulator behind: the worker ends when its pipe closes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("from mario_exp.config import ActionSetConfig, EnvConfig\n"
+              "from mario_exp.envs import EnvWorker\n"
+              "w = EnvWorker(EnvConfig(), ActionSetConfig())\nw.reset()\n"
+              "print(w._process.pid, flush=True)\nimport time\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{worker_pid}/stat") as stat:
+            if stat.read().split()[2] == "Z":   # exited, waiting for its reaper
+                return
+        time.sleep(0.05)
+    os.kill(worker_pid, signal.SIGKILL)
+    raise AssertionError("the env worker outlived its trainer")

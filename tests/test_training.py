@@ -136,3 +136,11 @@ def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path)
     assert seen == {tuple(sorted((f"agent.batch_size={b}", f"agent.learn_every={e}")))
                     for b in (32, 64) for e in (5, 10)}
     assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
+
+
+def test_env_worker_process_changes_nothing_but_speed(smoke_run: Path, tmp_path: Path) -> None:
+    result = run_train(["experiment=smoke", "seed=7", "trainer.env_worker=false"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    in_process = read_episodes(single_run_dir(tmp_path))
+    drop_clock = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
+    assert drop_clock(in_process) == drop_clock(read_episodes(smoke_run))
