@@ -175,10 +175,14 @@ class Trainer:
         self.progress = Progress(learn_from=config.agent.burnin)
         self._stop_signal: Optional[int] = None
         self._clock_start = time.perf_counter()
-        if resume is None:
-            self._start_episode()
-        else:
-            self._restore(resume)
+        try:
+            if resume is None:
+                self._start_episode()
+            else:
+                self._restore(resume)
+        except BaseException:
+            self.env.close()  # no env worker process outlives a failed start
+            raise
 
     # --- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self) -> None:

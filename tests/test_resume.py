@@ -163,6 +163,21 @@ def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, t
     assert after == before, "a refused resume changed the run folder"
 
 
+def test_resume_without_the_replay_refills_it_before_learning(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    base = [*SMOKE, "trainer.checkpoint_replay=false", f"hydra.run.dir={run_dir}"]
+    assert run_train([*base, "trainer.total_steps=150"], tmp_path).returncode == 0
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    assert torch.load(checkpoint, weights_only=True)["replay"] is None
+    result = run_train([*base, "trainer.total_steps=300"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved = torch.load(checkpoint, weights_only=True)
+    # Updates every 3 steps from the burn-in (100) to 150; then none until the empty replay has
+    # been refilled for another burn-in (150 + 100), then every 3 steps again up to 300.
+    assert saved["progress"]["step"] == 300
+    assert saved["agent"]["learn_steps"] == len(range(102, 151, 3)) + len(range(252, 301, 3))
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
 def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, damage: str) -> None:
     run_dir = tmp_path / "run"
