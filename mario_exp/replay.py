@@ -48,10 +48,12 @@ class ReplayBuffer:
         # Stack offsets, oldest first: a state is frames (i - 3, i - 2, i - 1, i).
         self._offsets = np.arange(stack - 1, -1, -1)
 
+    # Every per-slot array: what a transition costs and what a checkpoint saves.
+    _ARRAYS = ("frames", "actions", "rewards", "dones", "history")
+
     @property
     def bytes_per_transition(self) -> int:
-        arrays = (self.frames, self.actions, self.rewards, self.dones, self.history)
-        return sum(a.nbytes for a in arrays) // self.capacity
+        return sum(getattr(self, name).nbytes for name in self._ARRAYS) // self.capacity
 
     def start_episode(self, frame: np.ndarray) -> None:
         """Store the first frame of an episode (its action comes with the next `add`)."""
@@ -108,8 +110,6 @@ class ReplayBuffer:
             dones=self._to_device(dones.astype(np.float32)),
             next_states=self._to_device(self.frames[next_idx]),
         )
-
-    _ARRAYS = ("frames", "actions", "rewards", "dones", "history")
 
     def state_dict(self) -> dict[str, Any]:
         """The stored slots as tensors (only the filled ones) and the ring's position."""
