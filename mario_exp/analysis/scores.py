@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from mario_exp.final_window import FINAL_FRAC, final_window
+
 from .curves import smooth
 
-FINAL_FRAC = 0.1
 # Mario 1-1: the flag is near x=3160 and a random policy rarely passes the pipes around 600-800,
 # so 1000 separates "learned something" from noise.
 X_THRESHOLD = 1000.0
@@ -44,13 +45,6 @@ class RunScores:
     def as_dict(self) -> dict[str, float]:
         """Plain dict for the per-run table."""
         return asdict(self)
-
-
-def final_window(env_step: np.ndarray, frac: float = FINAL_FRAC) -> np.ndarray:
-    """Mask of episodes ending in the last ``frac`` of the run's env steps: (1-frac)*end < step."""
-    if env_step.size == 0:
-        return np.zeros(0, dtype=bool)
-    return env_step > (1.0 - frac) * env_step[-1]
 
 
 def x_pos_auc(env_step: np.ndarray, x_pos: np.ndarray) -> float:

@@ -1,0 +1,35 @@
+"""The final window: the episodes a run's final score averages over, shared by the trainer
+(which reports final metrics to TensorBoard's HParams and to hyperparameter searches) and by
+the analysis, so both score a run the same way. Needs only numpy and the csv module.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+# Episodes ending in the last 10% of the env steps a run reached: late enough to be what the
+# agent learned, wide enough to average out the episode-to-episode noise of a single run.
+FINAL_FRAC = 0.1
+
+
+def final_window(env_step: np.ndarray, frac: float = FINAL_FRAC) -> np.ndarray:
+    """Mask of episodes ending in the last ``frac`` of the run's env steps: (1-frac)*end < step."""
+    if env_step.size == 0:
+        return np.zeros(0, dtype=bool)
+    return env_step > (1.0 - frac) * env_step[-1]
+
+
+def final_metrics(episodes_csv: Path, frac: float = FINAL_FRAC) -> dict[str, float]:
+    """Final-window means of a run's episodes.csv: x_pos, reward and flag rate (NaN when the
+    run finished no episode)."""
+    with open(episodes_csv, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle)]
+    columns = {name: np.array([float(row[name]) for row in rows]) for name in ("env_step", "x_pos", "reward", "flag")}
+    final = final_window(columns["env_step"], frac)
+    if not final.any():
+        return {"final/x_pos": float("nan"), "final/reward": float("nan"), "final/flag_rate": float("nan")}
+    return {"final/x_pos": float(columns["x_pos"][final].mean()),
+            "final/reward": float(columns["reward"][final].mean()),
+            "final/flag_rate": float(columns["flag"][final].mean())}
