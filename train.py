@@ -79,10 +79,10 @@ def main() -> None:
     try:
         configs = compose_jobs(sys.argv[1:], CONF_DIR)
         if configs:
-            from mario_exp.agent import resolve_device
+            from mario_exp.agent import resolve_device, resolve_precision
 
             for config in configs:
-                resolve_device(config.trainer.device)
+                resolve_precision(config.trainer.precision, resolve_device(config.trainer.device))
     except ConfigError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         sys.exit(2)

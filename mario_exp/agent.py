@@ -4,8 +4,9 @@ Adam. The trainer decides when it acts, learns and syncs; this module only knows
 """
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any, Optional
+from typing import Any, ContextManager, Optional
 
 import numpy as np
 import torch
@@ -22,6 +23,23 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device='cuda': no CUDA device is available here; use auto or cpu")
     return torch.device(name)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether `device` has bf16 arithmetic units: a GPU that reports it, or a CPU whose
+    oneDNN kernels use AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(name: str, device: torch.device) -> bool:
+    """Whether the learner runs under bf16 autocast: `auto` where the hardware has bf16
+    units (the loss curves match fp32's, see README), `bf16` only there, `fp32` never."""
+    if name == "bf16" and not bf16_supported(device):
+        raise ConfigError(f"trainer.precision='bf16': this {device.type.upper()} has no bf16 "
+                          "units; use auto or fp32")
+    return name == "bf16" or (name == "auto" and bf16_supported(device))
 
 
 def epsilon_at(step: int, epsilon: EpsilonConfig) -> float:
@@ -46,7 +64,10 @@ class QNetwork(nn.Module):
         self.head = nn.Sequential(nn.Linear(flat, 512), nn.ReLU(), nn.Linear(512, n_actions))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(frames.float().div_(255.0)))
+        # channels_last: oneDNN's and cuDNN's fast convolutions take NHWC; the network's
+        # weights are converted to match when the agent builds it.
+        pixels = frames.to(dtype=torch.float32, memory_format=torch.channels_last)
+        return self.head(self.features(pixels.div_(255.0)))
 
 
 def make_lr_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerConfig) -> Optional[Any]:
@@ -60,14 +81,17 @@ def make_lr_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerConfig)
 
 class DDQNAgent:
     def __init__(self, n_actions: int, stack: int, frame_size: int, agent: AgentConfig,
-                 scheduler: SchedulerConfig, device: torch.device) -> None:
+                 scheduler: SchedulerConfig, device: torch.device, bf16: bool = False) -> None:
         self.n_actions = n_actions
         self.gamma = agent.gamma
         self.device = device
-        self.online = QNetwork(stack, frame_size, n_actions).to(device)
+        self.bf16 = bf16
+        self.online = QNetwork(stack, frame_size, n_actions).to(device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online)
         self.target.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=agent.lr)
+        # fused: one kernel for the whole update instead of a dozen passes over the 1.7M
+        # weights; the same arithmetic as the default implementation, 10 ms less a step on CPU.
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=agent.lr, fused=True)
         self.loss_fn = nn.SmoothL1Loss()
         self.scheduler = make_lr_scheduler(self.optimizer, scheduler)
         self.learn_steps = 0
@@ -77,22 +101,40 @@ class DDQNAgent:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def act(self, state: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
-        """Epsilon-greedy on the online net's Q-values for one stacked state."""
-        if rng.random() < epsilon:
-            return int(rng.integers(self.n_actions))
-        with torch.inference_mode():
-            q = self.online(torch.from_numpy(state).unsqueeze(0).to(self.device))
-        return int(q.argmax(dim=1).item())
+    def _autocast(self) -> ContextManager[Any]:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def act(self, states: np.ndarray, epsilons: list[float], rng: np.random.Generator) -> list[int]:
+        """Epsilon-greedy actions for a batch of stacked states, one per env.
+
+        For each env in order, one uniform draw decides exploring (then one more picks the
+        action); the greedy ones share a single forward pass, in fp32 even when learning in
+        bf16: autocast would convert the weights for every call, 2.5 ms instead of 0.9 ms
+        for one state."""
+        actions: list[Optional[int]] = []
+        for epsilon in epsilons:
+            actions.append(int(rng.integers(self.n_actions)) if rng.random() < epsilon else None)
+        greedy = [i for i, action in enumerate(actions) if action is None]
+        if greedy:
+            with torch.inference_mode():
+                q = self.online(torch.from_numpy(states[greedy]).to(self.device))
+            for i, action in zip(greedy, q.argmax(dim=1).tolist()):
+                actions[i] = action
+        return actions  # type: ignore[return-value]
 
     def learn(self, batch: Batch) -> tuple[float, float]:
         """One Double DQN update; returns the loss and the mean Q of the taken actions."""
         rows = torch.arange(batch.actions.shape[0], device=self.device)
-        q_taken = self.online(batch.states)[rows, batch.actions]
-        with torch.no_grad():
-            best_next = self.online(batch.next_states).argmax(dim=1)
-            q_next = self.target(batch.next_states)[rows, best_next]
-            target = batch.rewards + (1.0 - batch.dones) * self.gamma * q_next
+        with self._autocast():
+            q_taken = self.online(batch.states)[rows, batch.actions].float()
+            # Two forwards of the online net, not one over state and next state together:
+            # the backward pass would then run over twice the batch (measured 25% slower).
+            with torch.no_grad():
+                best_next = self.online(batch.next_states).argmax(dim=1)
+                q_next = self.target(batch.next_states)[rows, best_next].float()
+                target = batch.rewards + (1.0 - batch.dones) * self.gamma * q_next
         loss = self.loss_fn(q_taken, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,6 +1,6 @@
 """Throughput and memory figures, one `name value unit` line each:
 
-    python -m mario_exp.bench [--train-steps 2000] [--burnin 1000]
+    python -m mario_exp.bench [--train-steps 2000] [--burnin 1000] [--threads 1] [--skip-rss]
 
 Compare with the tutorial's loop run right before or after on the same machine
 (`python ../shared/baselines/tutorial_loop.py 3000 1000 2`); these machines are shared, so
@@ -9,24 +9,31 @@ compare ratios from one sitting, not figures from different days.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from mario_exp.agent import DDQNAgent
+from mario_exp.agent import DDQNAgent, resolve_precision
 from mario_exp.config import Config
-from mario_exp.envs import MarioEnv, button_code
+from mario_exp.envs import MarioEnv, VectorEnv, button_code
 from mario_exp.replay import ReplayBuffer
 from mario_exp.trainer import train
 
 # Each NES frame of random right / right+A play: the tutorial's action set.
 RIGHT_CODES = (button_code(["right"]), button_code(["right", "A"]))
+CPU = torch.device("cpu")
 
 
 def emulator_frames_per_second(frames: int, rng: np.random.Generator) -> float:
+    """The bare emulator (SuperMarioBrosEnv.step, no wrappers), random right / right+A."""
     from gym_super_mario_bros import SuperMarioBrosEnv
 
     nes = SuperMarioBrosEnv(rom_mode="vanilla", target=(1, 1))
@@ -43,33 +50,81 @@ def emulator_frames_per_second(frames: int, rng: np.random.Generator) -> float:
 
 
 def env_steps_per_second(config: Config, steps: int, rng: np.random.Generator) -> float:
+    """One MarioEnv in this process: emulator, frame skip, gray and resize."""
     env = MarioEnv(config.env, config.action_set)
     env.reset()
     start = time.perf_counter()
     for _ in range(steps):
-        if env.step(int(rng.integers(env.n_actions)))[2]:
-            env.reset()
+        env.step_autoreset(int(rng.integers(env.n_actions)))
     elapsed = time.perf_counter() - start
     env.close()
     return steps / elapsed
 
 
-def filled_replay(config: Config, rng: np.random.Generator, transitions: int) -> ReplayBuffer:
+def vector_env_steps_per_second(config: Config, num_envs: int, steps: int, rng: np.random.Generator) -> float:
+    """Agent steps/s, counted across envs, of num_envs worker processes and no learner."""
+    env = VectorEnv(dataclasses.replace(config.env, num_envs=num_envs), config.action_set, worker=True)
+    try:
+        env.reset()
+        start = time.perf_counter()
+        for _ in range(steps // num_envs):
+            env.step_async(rng.integers(env.n_actions, size=num_envs).tolist())
+            env.step_wait()
+        elapsed = time.perf_counter() - start
+    finally:
+        env.close()
+    return steps // num_envs * num_envs / elapsed
+
+
+def record_frames(config: Config, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Real preprocessed frames of random play on 1-1, for the replay figures."""
+    env = MarioEnv(config.env, config.action_set)
+    frames = [env.reset()]
+    for _ in range(steps):
+        frames.append(env.step_autoreset(int(rng.integers(env.n_actions)))[0])
+    env.close()
+    return np.stack(frames)
+
+
+def filled_replay(config: Config, frames: np.ndarray, transitions: int, compress: bool) -> ReplayBuffer:
     size = config.env.frame_size
-    replay = ReplayBuffer(transitions + 1, (size, size), config.env.frame_stack, torch.device("cpu"))
-    frames = rng.integers(0, 256, size=(256, size, size), dtype=np.uint8)
-    replay.start_episode(frames[0])
+    replay = ReplayBuffer(transitions + 1, (size, size), config.env.frame_stack, CPU, compress=compress)
+    replay.start(frames[:1])
     for i in range(1, transitions + 1):
-        replay.add(i % 2, 1.0, False, frames[i % 256])
+        replay.add(np.array([i % 2]), np.array([1.0]), np.array([False]), frames[i % len(frames)][None])
     return replay
 
 
-def timed_ms(fn, repeats: int) -> float:
+def timed_ms(fn: Callable[[], object], repeats: int) -> float:
     fn()  # warm-up: first calls allocate and pick kernels
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
     return (time.perf_counter() - start) / repeats * 1000
+
+
+def replay_peak_rss_bytes(capacity: int) -> int:
+    """Peak RSS of a fresh process that builds the agent and a compressed replay of
+    `capacity` transitions and fills it, from real frames, one and a half times round."""
+    script = f"""
+import numpy as np, torch
+from mario_exp.agent import DDQNAgent
+from mario_exp.bench import record_frames
+from mario_exp.config import Config
+from mario_exp.replay import ReplayBuffer
+config = Config()
+torch.set_num_threads(1)
+agent = DDQNAgent(2, 4, 84, config.agent, config.scheduler, torch.device("cpu"))
+frames = record_frames(config, 3000, np.random.default_rng(0))
+replay = ReplayBuffer({capacity}, (84, 84), 4, torch.device("cpu"), compress=True)
+replay.start(frames[:1])
+a, r, d = np.zeros(1, np.uint8), np.ones(1, np.float32), np.zeros(1, bool)
+for i in range(1, {capacity} * 3 // 2):
+    replay.add(a, r, d, frames[i % len(frames)][None])
+replay.sample(32, np.random.default_rng(0))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
 
 def main() -> None:
@@ -80,36 +135,62 @@ def main() -> None:
                         help="torch CPU threads (default: the trainer's default)")
     parser.add_argument("--in-process", action="store_true",
                         help="step the emulator in the trainer's process (trainer.env_worker=false)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--no-compression", action="store_true", help="agent.replay_compression=false")
+    parser.add_argument("--skip-rss", action="store_true", help="skip the 1M-transition RSS figure (~1 min)")
     args = parser.parse_args()
     config = Config()  # the tutorial's hyperparameters
     config.trainer.threads = args.threads
     config.trainer.env_worker = not args.in_process
+    config.trainer.precision = args.precision
+    config.agent.replay_compression = not args.no_compression
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
 
     fps = emulator_frames_per_second(4000, rng)
+    raw_steps = fps / config.env.frame_skip
     print(f"emulator_frames_per_second {fps:.0f} frames/s")
+    print(f"emulator_agent_steps_per_second {raw_steps:.1f} steps/s (frame skip {config.env.frame_skip})")
     sps = env_steps_per_second(config, 1000, rng)
-    print(f"env_steps_per_second {sps:.1f} steps/s")
-    raw_step_ms = config.env.frame_skip / fps * 1000
-    print(f"env_overhead_over_emulator {(1000 / sps - raw_step_ms) / raw_step_ms * 100:.1f} %")
+    print(f"env_steps_per_second {sps:.1f} steps/s (1 env, in process)")
+    print(f"env_overhead_over_emulator {(raw_steps / sps - 1) * 100:.1f} %")
+    for num_envs in (1, 2):
+        vsps = vector_env_steps_per_second(config, num_envs, 1200, rng)
+        print(f"env_steps_per_second_{num_envs}_workers {vsps:.1f} steps/s "
+              f"({vsps / raw_steps:.2f}x the bare emulator)")
 
-    replay = filled_replay(config, rng, 5000)
-    print(f"replay_bytes_per_transition {replay.bytes_per_transition} bytes")
+    frames = record_frames(config, 2000, rng)
     batch_size = config.agent.batch_size
-    print(f"replay_sample_ms {timed_ms(lambda: replay.sample(batch_size, rng), 200):.3f} ms")
-    agent = DDQNAgent(2, config.env.frame_stack, config.env.frame_size, config.agent, config.scheduler,
-                      torch.device("cpu"))
+    for compress in (False, True):
+        replay = filled_replay(config, frames, 5000, compress)
+        name = "compressed" if compress else "raw"
+        print(f"replay_bytes_per_transition_{name} {replay.bytes_per_transition:.0f} bytes")
+        print(f"replay_sample_ms_{name} {timed_ms(lambda: replay.sample(batch_size, rng), 200):.3f} ms")
+
+    bf16 = resolve_precision(args.precision, CPU)
+    agent = DDQNAgent(2, config.env.frame_stack, config.env.frame_size, config.agent, config.scheduler, CPU, bf16)
     batch = replay.sample(batch_size, rng)
-    print(f"learn_step_ms {timed_ms(lambda: agent.learn(batch), 50):.1f} ms ({args.threads} threads)")
+    learn_ms = timed_ms(lambda: agent.learn(batch), 50)
+    precision = "bf16" if bf16 else "fp32"
+    print(f"learn_step_ms {learn_ms:.1f} ms ({precision}, {args.threads} threads)")
+    state = frames[None, :config.env.frame_stack]
+    act_ms = timed_ms(lambda: agent.act(state, [0.0], rng), 200)
+    print(f"act_ms {act_ms:.2f} ms (one greedy forward)")
+    limit = 1000 / (learn_ms / config.agent.learn_every + act_ms)
+    print(f"learner_only_steps_per_second {limit:.1f} steps/s (learn every {config.agent.learn_every})")
 
     config.agent.burnin = args.burnin
     config.trainer.total_steps = args.burnin + args.train_steps
     config.trainer.log_every = config.trainer.total_steps
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train(config, Path(run_dir), run_name="bench")
-    print(f"train_steps_per_second {summary.learning_steps_per_second:.1f} steps/s")
+    print(f"train_steps_per_second {summary.learning_steps_per_second:.1f} steps/s "
+          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision})")
+
+    if not args.skip_rss:
+        rss = replay_peak_rss_bytes(1_000_000)
+        print(f"peak_rss_1m_compressed_replay {rss / 2**30:.2f} GiB (agent + 1M transitions, filled 1.5x)")
 
 
 if __name__ == "__main__":

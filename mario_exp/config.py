@@ -19,6 +19,7 @@ BUTTONS = ("NOOP", "right", "left", "down", "up", "start", "select", "A", "B")
 ROM_VERSIONS = ("v0", "v1", "v2", "v3")
 SCHEDULERS = ("none", "plateau", "step")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -45,6 +46,8 @@ class AgentConfig:
     burnin: int = 10000
     sync_every: int = 10000
     memory_size: int = 100000
+    # Store replay frames compressed (zstd, lossless): ~1.2 KB instead of 7 KB a transition.
+    replay_compression: bool = True
     epsilon: EpsilonConfig = field(default_factory=EpsilonConfig)
 
 
@@ -78,6 +81,8 @@ class EnvConfig:
     frame_skip: int = 4
     frame_size: int = 84
     frame_stack: int = 4
+    # Emulators stepped side by side, each in its own worker process when trainer.env_worker.
+    num_envs: int = 1
 
 
 @dataclass
@@ -87,6 +92,8 @@ class TrainerConfig:
     total_steps: int = 500000
     max_episodes: Optional[int] = None
     device: str = "auto"
+    # Learner arithmetic: bf16 autocast where the hardware has bf16 units (auto), or fp32.
+    precision: str = "auto"
     # torch's multi-threaded CPU kernels are not bit-reproducible from one process to the next;
     # one thread is, so that is the default (null: torch's default, all cores).
     threads: Optional[int] = 1
@@ -162,6 +169,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "agent.burnin": _int_at_least(0),
     "agent.sync_every": _int_at_least(1),
     "agent.memory_size": _int_at_least(1),
+    "agent.replay_compression": _BOOL,
     "agent.epsilon.start": _UNIT,
     "agent.epsilon.decay": _DECAY,
     "agent.epsilon.min": _UNIT,
@@ -178,9 +186,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     # The Nature CNN's three convolutions need at least 36 pixels a side.
     "env.frame_size": _int_in(36, 240),
     "env.frame_stack": _int_in(1, 16),
+    "env.num_envs": _int_in(1, 64),
     "trainer.total_steps": _int_at_least(1),
     "trainer.max_episodes": _optional(_int_at_least(1)),
     "trainer.device": _one_of(DEVICES),
+    "trainer.precision": _one_of(PRECISIONS),
     "trainer.threads": _optional(_int_at_least(1)),
     "trainer.log_every": _int_at_least(1),
     "trainer.checkpoint_every": _int_at_least(1),
@@ -206,10 +216,11 @@ def validate(config: Config) -> None:
     # The replay must hold the burn-in it is asked to collect before learning.
     _require("agent.burnin", agent.burnin, agent.burnin <= agent.memory_size,
              f"<= agent.memory_size ({agent.memory_size})")
-    # A sampled transition needs a full frame history and its next frame inside the buffer.
-    minimum = max(agent.batch_size, env.frame_stack + 2)
+    # A sampled transition needs a full frame history and its next frame inside the buffer,
+    # which gives each env an equal share of the capacity.
+    minimum = max(agent.batch_size, env.num_envs * (env.frame_stack + 2))
     _require("agent.memory_size", agent.memory_size, agent.memory_size >= minimum,
-             f">= {minimum} (agent.batch_size and env.frame_stack + 2)")
+             f">= {minimum} (agent.batch_size and env.num_envs * (env.frame_stack + 2))")
     _require("agent.epsilon.min", agent.epsilon.min, agent.epsilon.min <= agent.epsilon.start,
              f"<= agent.epsilon.start ({agent.epsilon.start})")
 

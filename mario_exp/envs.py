@@ -12,8 +12,11 @@ import contextlib
 import io
 import multiprocessing
 import signal
+import weakref
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Optional, Union
+from multiprocessing.process import BaseProcess
+from typing import Any, Union
 
 import cv2
 import numpy as np
@@ -46,7 +49,11 @@ class MarioEnv:
         self._codes = [button_code(buttons) for buttons in action_set.buttons]
         self._frame_skip = env.frame_skip
         self._size = (env.frame_size, env.frame_size)
-        self._pending: Optional[int] = None
+        # nes-py's `screen` is an RGB view that steps over the emulator's 32-bit BGRx pixels;
+        # cv2 converts such a strided view 4x slower than the contiguous BGRx buffer behind
+        # it, which gives the identical gray image (tested).
+        height, width, _ = self._nes.screen.shape
+        self._bgrx = self._nes.screen.base.reshape(height, width, 4)
 
     @property
     def n_actions(self) -> int:
@@ -54,7 +61,8 @@ class MarioEnv:
 
     def reset(self) -> np.ndarray:
         """Start the level again; returns the first frame."""
-        return self._preprocess(self._nes.reset())
+        self._nes.reset()
+        return self._frame()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
         """Hold `action` for frame_skip frames (fewer if the episode ends), summing rewards.
@@ -65,21 +73,23 @@ class MarioEnv:
         code = self._codes[action]
         total = 0.0
         for _ in range(self._frame_skip):
-            screen, reward, done, info = self._nes.step(code)
+            _, reward, done, info = self._nes.step(code)
             total += reward
             if done:
                 break
-        return self._preprocess(screen), total, done, info
+        return self._frame(), total, done, info
 
-    def step_async(self, action: int) -> None:
-        """Half of the step API EnvWorker overlaps with learning; here the step runs in step_wait."""
-        self._pending = action
+    def step_autoreset(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
+        """`step`, then, when the episode ended, `reset`: the frame returned is then the next
+        episode's first, and info still describes the episode that ended."""
+        frame, reward, done, info = self.step(action)
+        if done:
+            frame = self.reset()
+        return frame, reward, done, info
 
-    def step_wait(self) -> tuple[np.ndarray, float, bool, dict]:
-        return self.step(self._pending)
-
-    def _preprocess(self, screen: np.ndarray) -> np.ndarray:
-        gray = cv2.cvtColor(screen, cv2.COLOR_RGB2GRAY)
+    def _frame(self) -> np.ndarray:
+        """The emulator's current screen as a small gray frame."""
+        gray = cv2.cvtColor(self._bgrx, cv2.COLOR_BGRA2GRAY)
         # INTER_AREA averages the pixels each output pixel covers: the anti-aliased downscale.
         return cv2.resize(gray, self._size, interpolation=cv2.INTER_AREA)
 
@@ -88,7 +98,7 @@ class MarioEnv:
 
 
 def _serve(conn: Connection, env_cfg: EnvConfig, action_set: ActionSetConfig) -> None:
-    """The worker process: one MarioEnv answering reset / step / close over a pipe."""
+    """The worker process: one MarioEnv answering method calls over a pipe until it closes."""
     # Ctrl-C and SLURM's SIGTERM reach the whole process group; the trainer decides when to stop
     # and checkpoint, and the worker ends when its pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -97,28 +107,39 @@ def _serve(conn: Connection, env_cfg: EnvConfig, action_set: ActionSetConfig) ->
     try:
         while True:
             try:
-                command, action = conn.recv()
+                method, args = conn.recv()
             except EOFError:
                 break
-            if command == "close":
+            if method == "close":
                 break
             try:
-                conn.send(("ok", env.reset() if command == "reset" else env.step(action)))
+                conn.send(("ok", getattr(env, method)(*args)))
             except Exception as exc:  # report it in the trainer, which marks the run failed
                 conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         env.close()
 
 
-class EnvWorker:
-    """A MarioEnv in its own process: while it plays a step, the learner learns.
+def _stop_worker(process: BaseProcess, conn: Connection) -> None:
+    """Ask the worker to close its emulator; kill it if it does not within 10 s."""
+    if process.is_alive():
+        try:
+            conn.send(("close", ()))
+        except OSError:
+            pass
+        process.join(timeout=10)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    conn.close()
 
-    Same interface as MarioEnv, and the same results: the trainer uses step_async / step_wait
-    with either, so only where the emulator runs differs.
-    """
+
+class EnvWorker:
+    """A MarioEnv in its own process, called like the env itself: `call_async` sends a method
+    call and returns at once, so the trainer learns while the emulator plays; `call_wait`
+    collects its result."""
 
     def __init__(self, env: EnvConfig, action_set: ActionSetConfig) -> None:
-        self.n_actions = len(action_set.buttons)
         # spawn, not fork: forking a process that already runs torch's threads can deadlock.
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
@@ -126,18 +147,21 @@ class EnvWorker:
                                         name="mario-exp-env")
         self._process.start()
         child.close()
+        # Also at interpreter exit: multiprocessing's own exit hook would wait forever for a
+        # worker that ignores SIGTERM.
+        self._stop = weakref.finalize(self, _stop_worker, self._process, self._conn)
 
     def _died(self) -> RuntimeError:
         self._process.join(timeout=1)
         return RuntimeError(f"the env worker process died (exit code {self._process.exitcode})")
 
-    def _send(self, command: str, action: Optional[int]) -> None:
+    def call_async(self, method: str, *args: Any) -> None:
         try:
-            self._conn.send((command, action))
+            self._conn.send((method, args))
         except OSError:  # a broken pipe: the worker is gone
             raise self._died() from None
 
-    def _receive(self) -> tuple:
+    def call_wait(self) -> Any:
         try:
             status, result = self._conn.recv()
         except EOFError:
@@ -146,32 +170,80 @@ class EnvWorker:
             raise RuntimeError(f"the env worker failed: {result}")
         return result
 
-    def reset(self) -> np.ndarray:
-        self._send("reset", None)
-        return self._receive()
+    def close(self) -> None:
+        self._stop()
 
-    def step_async(self, action: int) -> None:
-        self._send("step", action)
 
-    def step_wait(self) -> tuple[np.ndarray, float, bool, dict]:
-        return self._receive()
+class InProcessEnv:
+    """A MarioEnv in this process behind EnvWorker's interface: the call runs in `call_wait`."""
 
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
-        self.step_async(action)
-        return self.step_wait()
+    def __init__(self, env: EnvConfig, action_set: ActionSetConfig) -> None:
+        self._env = MarioEnv(env, action_set)
+        self._pending: tuple[str, tuple] = ("reset", ())
+
+    def call_async(self, method: str, *args: Any) -> None:
+        self._pending = (method, args)
+
+    def call_wait(self) -> Any:
+        method, args = self._pending
+        return getattr(self._env, method)(*args)
 
     def close(self) -> None:
-        if self._process.is_alive():
-            try:
-                self._conn.send(("close", None))
-            except OSError:
-                pass
-            self._process.join(timeout=10)
-        if self._process.is_alive():
-            self._process.kill()
-        self._conn.close()
+        self._env.close()
 
 
-def make_env(env: EnvConfig, action_set: ActionSetConfig, worker: bool) -> Union[MarioEnv, EnvWorker]:
-    """The env the trainer plays: in a worker process (overlapping learning) or in this one."""
-    return EnvWorker(env, action_set) if worker else MarioEnv(env, action_set)
+@dataclass
+class VectorStep:
+    frames: np.ndarray   # uint8 [N, H, W]; a new episode's first frame where done
+    rewards: np.ndarray  # float32 [N]
+    dones: np.ndarray    # bool [N]
+    infos: list[dict]    # the emulator's info at the end of each env's step
+
+
+class VectorEnv:
+    """`env.num_envs` Mario envs stepped together, each restarting its episode when it ends.
+
+    With `worker`, each env runs in its own process: they play their steps in parallel with
+    each other and with the learner. Without, they run here one after another. The results
+    are the same either way.
+    """
+
+    def __init__(self, env: EnvConfig, action_set: ActionSetConfig, worker: bool) -> None:
+        self.n_actions = len(action_set.buttons)
+        self.num_envs = env.num_envs
+        self._envs: list[Union[EnvWorker, InProcessEnv]] = []
+        try:
+            for _ in range(env.num_envs):
+                self._envs.append(EnvWorker(env, action_set) if worker else InProcessEnv(env, action_set))
+        except BaseException:
+            self.close()
+            raise
+
+    def _call_all(self, method: str, per_env_args: list[tuple]) -> list[Any]:
+        for env, args in zip(self._envs, per_env_args):
+            env.call_async(method, *args)
+        return [env.call_wait() for env in self._envs]
+
+    def reset(self) -> np.ndarray:
+        """Start every env's level again; returns their first frames."""
+        return np.stack(self._call_all("reset", [()] * self.num_envs))
+
+    def step_async(self, actions: list[int]) -> None:
+        for env, action in zip(self._envs, actions):
+            env.call_async("step_autoreset", action)
+
+    def step_wait(self) -> VectorStep:
+        results = [env.call_wait() for env in self._envs]
+        frames, rewards, dones, infos = zip(*results)
+        return VectorStep(np.stack(frames), np.array(rewards, dtype=np.float32),
+                          np.array(dones, dtype=np.bool_), list(infos))
+
+    def step_env(self, index: int, action: int) -> tuple[np.ndarray, float, bool, dict]:
+        """One plain step of one env (no restart): for replaying an unfinished episode."""
+        env = self._envs[index]
+        env.call_async("step", action)
+        return env.call_wait()
+
+    def close(self) -> None:
+        for env in self._envs:
+            env.close()

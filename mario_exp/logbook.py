@@ -27,6 +27,7 @@ class EpisodeRecord:
     q: Optional[float]       # mean Q of the actions taken in those updates
     lr: float
     wall_time: float         # seconds since the run began
+    env: int                 # which of the env.num_envs envs played it (0-based)
 
     @classmethod
     def header(cls) -> list[str]:

@@ -2,10 +2,12 @@
 
 Step counting follows the tutorial: one step is one agent action (env.frame_skip NES frames);
 burn-in, learn_every, sync_every, the epsilon decay and the budget all count these steps.
+With env.num_envs = N, one loop iteration plays N steps, one in each env, and the steps are
+numbered across envs, so learn_every keeps its meaning: one update per learn_every steps.
 
 A checkpoint can be taken after any step and resumes bit-identically on CPU: it holds the
 networks, optimizer, scheduler, replay, every RNG and the loop's counters, plus the actions of
-the unfinished episode. The NES emulator is deterministic, so replaying those actions into a
+each env's unfinished episode. The NES emulator is deterministic, so replaying those actions into a
 fresh emulator rebuilds its exact state, which nes-py cannot serialise.
 """
 from __future__ import annotations
@@ -24,16 +26,17 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device
+from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device, resolve_precision
 from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
     save_checkpoint
 from mario_exp.config import Config
-from mario_exp.envs import make_env
+from mario_exp.envs import VectorEnv
 from mario_exp.logbook import EpisodeRecord, Logbook
 from mario_exp.replay import ReplayBuffer
 
 log = logging.getLogger(__name__)
-CHECKPOINT_VERSION = 1
+# 2: per-env episode state (env.num_envs) and compressed replay frames.
+CHECKPOINT_VERSION = 2
 
 
 class TrainingInterrupted(BaseException):
@@ -57,18 +60,26 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-class FrameStack:
-    """The last `stack` frames the agent acts on; an episode starts with its first frame repeated."""
+class FrameStacks:
+    """The last `stack` frames each env's agent acts on; an episode starts with its first
+    frame repeated."""
 
-    def __init__(self, stack: int, frame_size: int) -> None:
-        self.state = np.zeros((stack, frame_size, frame_size), dtype=np.uint8)
+    def __init__(self, num_envs: int, stack: int, frame_size: int) -> None:
+        self.states = np.zeros((num_envs, stack, frame_size, frame_size), dtype=np.uint8)
 
-    def reset(self, frame: np.ndarray) -> None:
-        self.state[:] = frame
+    def reset(self, env: int, frame: np.ndarray) -> None:
+        self.states[env] = frame
 
-    def push(self, frame: np.ndarray) -> None:
-        self.state[:-1] = self.state[1:]
-        self.state[-1] = frame
+    def push(self, env: int, frame: np.ndarray) -> None:
+        state = self.states[env]
+        state[:-1] = state[1:]
+        state[-1] = frame
+
+
+def crossed(before: int, after: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in (before, after]: an interval's end was reached
+    by a loop iteration that advanced the step count from `before` to `after`."""
+    return after // every > before // every
 
 
 @dataclass
@@ -89,15 +100,25 @@ class Tally:
 
 
 @dataclass
+class EpisodeProgress:
+    """One env's unfinished episode."""
+
+    reward: float = 0.0
+    actions: list[int] = field(default_factory=list)  # replayed on a fresh emulator to resume
+    tally: Tally = field(default_factory=Tally)
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> "EpisodeProgress":
+        return cls(state["reward"], state["actions"], Tally(**state["tally"]))
+
+
+@dataclass
 class Progress:
     """The loop's state between two steps: what a checkpoint needs besides the big objects."""
 
-    step: int = 0
-    episode: int = 0               # episodes finished
-    episode_start: int = 0         # step at which the current episode began
-    episode_reward: float = 0.0
-    episode_actions: list[int] = field(default_factory=list)
-    episode_tally: Tally = field(default_factory=Tally)
+    step: int = 0                  # steps played, across all envs
+    episode: int = 0               # episodes finished, across all envs
+    episodes: list[EpisodeProgress] = field(default_factory=list)  # one per env
     interval_start: int = 0        # step at which the current log interval began
     interval_tally: Tally = field(default_factory=Tally)
     learn_from: int = 0            # first step that may learn: the burn-in, redone if the replay was not saved
@@ -105,8 +126,8 @@ class Progress:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> "Progress":
-        tallies = {k: Tally(**state[k]) for k in ("episode_tally", "interval_tally")}
-        return cls(**{**state, **tallies})
+        return cls(**{**state, "episodes": [EpisodeProgress.from_dict(e) for e in state["episodes"]],
+                      "interval_tally": Tally(**state["interval_tally"])})
 
 
 @dataclass
@@ -127,6 +148,10 @@ def load_resume_point(config: Config, run_dir: Path) -> Optional[dict[str, Any]]
     if not path.exists():
         return None
     payload = load_checkpoint(path)
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: written by another version of mario-exp (checkpoint format "
+                              f"{payload.get('version')}, this one reads {CHECKPOINT_VERSION}); "
+                              "start the run over in a new folder")
     conflicts = resume_conflicts(payload["config"], asdict(config))
     if conflicts:
         raise CheckpointError(f"cannot resume {run_dir}: " + "; ".join(conflicts)
@@ -165,19 +190,23 @@ class Trainer:
         device = resolve_device(config.trainer.device)
         if config.trainer.threads is not None:
             torch.set_num_threads(config.trainer.threads)
-        env_cfg = config.env
-        self.env = make_env(env_cfg, config.action_set, config.trainer.env_worker)
-        self.agent = DDQNAgent(self.env.n_actions, env_cfg.frame_stack, env_cfg.frame_size,
-                               config.agent, config.scheduler, device)
-        self.replay = ReplayBuffer(config.agent.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
-                                   env_cfg.frame_stack, device)
-        self.stack = FrameStack(env_cfg.frame_stack, env_cfg.frame_size)
-        self.progress = Progress(learn_from=config.agent.burnin)
+        env_cfg, agent_cfg = config.env, config.agent
+        self.env = VectorEnv(env_cfg, config.action_set, config.trainer.env_worker)
+        self.agent = DDQNAgent(self.env.n_actions, env_cfg.frame_stack, env_cfg.frame_size, agent_cfg,
+                               config.scheduler, device, resolve_precision(config.trainer.precision, device))
+        self.replay = ReplayBuffer(agent_cfg.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
+                                   env_cfg.frame_stack, device, env_cfg.num_envs, agent_cfg.replay_compression)
+        self.stacks = FrameStacks(env_cfg.num_envs, env_cfg.frame_stack, env_cfg.frame_size)
+        self.progress = Progress(episodes=[EpisodeProgress() for _ in range(env_cfg.num_envs)],
+                                 learn_from=agent_cfg.burnin)
         self._stop_signal: Optional[int] = None
         self._clock_start = time.perf_counter()
         try:
             if resume is None:
-                self._start_episode()
+                frames = self.env.reset()
+                self.replay.start(frames)
+                for env, frame in enumerate(frames):
+                    self.stacks.reset(env, frame)
             else:
                 self._restore(resume)
         except BaseException:
@@ -200,36 +229,31 @@ class Trainer:
     def _restore(self, payload: dict[str, Any]) -> None:
         self.progress = Progress.from_dict(payload["progress"])
         self.agent.load_state_dict(payload["agent"])
-        # Rebuild the unfinished episode by replaying its actions on a fresh emulator.
-        frame = self.env.reset()
-        self.stack.reset(frame)
-        for action in self.progress.episode_actions:
-            frame, _, done, _ = self.env.step(action)
-            if done:
-                raise CheckpointError("replaying the unfinished episode ended it early: the emulator "
-                                      "is not the one the checkpoint was made with")
-            self.stack.push(frame)
+        # Rebuild each unfinished episode by replaying its actions on a fresh emulator.
+        frames = self.env.reset()
+        for env, episode in enumerate(self.progress.episodes):
+            self.stacks.reset(env, frames[env])
+            for action in episode.actions:
+                frames[env], _, done, _ = self.env.step_env(env, action)
+                if done:
+                    raise CheckpointError("replaying the unfinished episode ended it early: the "
+                                          "emulator is not the one the checkpoint was made with")
+                self.stacks.push(env, frames[env])
         if payload["replay"] is not None:
             self.replay.load_state_dict(payload["replay"])
-            newest = self.replay.frames[(self.replay.cursor - 1) % self.replay.capacity]
-            if not np.array_equal(newest, frame):
+            if not np.array_equal(self.replay.newest_frames(), frames):
                 raise CheckpointError("replaying the unfinished episode gave other frames than the "
                                       "checkpoint's replay holds: another emulator made it")
         else:
-            # Saved without its replay: start an empty one at the current frame (its first
-            # stacks repeat that frame) and fill it for a burn-in before learning again.
-            self.replay.start_episode(frame)
+            # Saved without its replay: start an empty one at the current frames (its first
+            # stacks repeat them) and fill it for a burn-in before learning again.
+            self.replay.start(frames)
             self.progress.learn_from = self.progress.step + self.config.agent.burnin
         _restore_rngs(self.rng, payload["rng"])
 
     # --- the loop ------------------------------------------------------------------------
     def _wall_time(self) -> float:
         return self.progress.elapsed + time.perf_counter() - self._clock_start
-
-    def _start_episode(self) -> None:
-        frame = self.env.reset()
-        self.replay.start_episode(frame)
-        self.stack.reset(frame)
 
     def _finished(self) -> bool:
         return already_finished(self.config, self.progress.step, self.progress.episode)
@@ -257,14 +281,15 @@ class Trainer:
         logbook.status("running", p.step, p.episode)
         with self._signals_checkpoint():
             while not self._finished():
+                before = p.step
                 learning = self._step(logbook)
                 if learning and learning_since is None:
                     learning_since = (p.step, time.perf_counter())
-                if p.step % trainer_cfg.log_every == 0:
+                if crossed(before, p.step, trainer_cfg.log_every):
                     now = time.perf_counter()
                     self._log_interval(logbook, (p.step - p.interval_start) / (now - interval_clock))
                     interval_clock = now
-                if p.step % trainer_cfg.checkpoint_every == 0 or self._stop_signal is not None:
+                if crossed(before, p.step, trainer_cfg.checkpoint_every) or self._stop_signal is not None:
                     self._checkpoint()
                 if self._stop_signal is not None:
                     logbook.status("interrupted", p.step, p.episode)
@@ -280,43 +305,53 @@ class Trainer:
         return RunSummary(p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, learning_sps)
 
     def _step(self, logbook: Logbook) -> bool:
-        """One agent step; returns whether the learner is past its burn-in."""
+        """One step in every env; returns whether the learner is past its burn-in."""
         agent_cfg, p = self.config.agent, self.progress
-        p.step += 1
-        epsilon = epsilon_at(p.step, agent_cfg.epsilon)
-        action = self.agent.act(self.stack.state, epsilon, self.rng)
-        # Learn while the emulator plays the action (in the env worker process, when there is
-        # one): this step's update samples the transitions stored before it.
-        self.env.step_async(action)
-        if p.step % agent_cfg.sync_every == 0:
-            self.agent.sync_target()
-        learning = p.step >= p.learn_from
-        if learning and p.step % agent_cfg.learn_every == 0 and len(self.replay) > 0:
-            loss, q = self.agent.learn(self.replay.sample(agent_cfg.batch_size, self.rng))
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"the loss became {loss} at step {p.step}; the last good "
-                                       "checkpoint is kept (try a lower agent.lr)")
-            p.episode_tally.add(loss, q)
-            p.interval_tally.add(loss, q)
-        frame, reward, done, info = self.env.step_wait()
-        self.replay.add(action, reward, done, frame)
-        p.episode_reward += reward
-        p.episode_actions.append(action)
+        steps = range(p.step + 1, p.step + 1 + self.env.num_envs)  # this iteration's step numbers
+        epsilons = [epsilon_at(step, agent_cfg.epsilon) for step in steps]
+        actions = self.agent.act(self.stacks.states, epsilons, self.rng)
+        # Learn while the emulators play the actions (in their worker processes, when there
+        # are): this iteration's updates sample the transitions stored before it.
+        self.env.step_async(actions)
+        for step in steps:
+            if step % agent_cfg.sync_every == 0:
+                self.agent.sync_target()
+            if step >= p.learn_from and step % agent_cfg.learn_every == 0 and len(self.replay) > 0:
+                self._learn(step)
+        played = self.env.step_wait()
+        self.replay.add(np.asarray(actions), played.rewards, played.dones, played.frames)
+        p.step = steps[-1]
+        for env, (step, action, episode) in enumerate(zip(steps, actions, p.episodes)):
+            episode.reward += float(played.rewards[env])
+            episode.actions.append(action)
+            if played.dones[env]:
+                self._end_episode(logbook, env, step, epsilons[env], played.infos[env])
+                self.stacks.reset(env, played.frames[env])  # the env's next episode has begun
+            else:
+                self.stacks.push(env, played.frames[env])
+        return p.step >= p.learn_from
 
-        if done:
-            p.episode += 1
-            loss, q = p.episode_tally.means()
-            logbook.episode(EpisodeRecord(
-                env_step=p.step, episode=p.episode, reward=p.episode_reward, x_pos=int(info["x_pos"]),
-                length=p.step - p.episode_start, flag=int(info["flag_get"]), epsilon=epsilon,
-                loss=loss, q=q, lr=self.agent.lr, wall_time=round(self._wall_time(), 3)))
-            self.agent.end_episode(loss)
-            self._start_episode()
-            p.episode_start, p.episode_reward, p.episode_actions = p.step, 0.0, []
-            p.episode_tally = Tally()
-        else:
-            self.stack.push(frame)
-        return learning
+    def _learn(self, step: int) -> None:
+        loss, q = self.agent.learn(self.replay.sample(self.config.agent.batch_size, self.rng))
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"the loss became {loss} at step {step}; the last good "
+                                   "checkpoint is kept (try a lower agent.lr)")
+        for episode in self.progress.episodes:
+            episode.tally.add(loss, q)
+        self.progress.interval_tally.add(loss, q)
+
+    def _end_episode(self, logbook: Logbook, env: int, step: int, epsilon: float, info: dict) -> None:
+        """Log the episode env finished at `step`, and start counting its next one."""
+        p = self.progress
+        episode = p.episodes[env]
+        p.episode += 1
+        loss, q = episode.tally.means()
+        logbook.episode(EpisodeRecord(
+            env_step=step, episode=p.episode, reward=episode.reward, x_pos=int(info["x_pos"]),
+            length=len(episode.actions), flag=int(info["flag_get"]), epsilon=epsilon, loss=loss, q=q,
+            lr=self.agent.lr, wall_time=round(self._wall_time(), 3), env=env))
+        self.agent.end_episode(loss)
+        p.episodes[env] = EpisodeProgress()
 
     def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
         p = self.progress

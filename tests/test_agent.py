@@ -3,10 +3,11 @@ net's argmax, SmoothL1 on the taken actions' Q, Adam; epsilon decays multiplicat
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch.nn import functional as F
 
-from mario_exp.agent import DDQNAgent, epsilon_at
+from mario_exp.agent import DDQNAgent, bf16_supported, epsilon_at
 from mario_exp.config import AgentConfig, EpsilonConfig, SchedulerConfig
 from mario_exp.replay import Batch
 
@@ -57,11 +58,51 @@ def test_sync_copies_online_into_target() -> None:
 
 def test_act_is_greedy_at_epsilon_zero_and_random_at_one() -> None:
     agent = make_agent()
-    state = np.random.default_rng(0).integers(0, 256, (4, 84, 84), dtype=np.uint8)
-    greedy = agent.online(torch.from_numpy(state)[None]).argmax().item()
+    state = np.random.default_rng(0).integers(0, 256, (1, 4, 84, 84), dtype=np.uint8)
+    greedy = agent.online(torch.from_numpy(state)).argmax().item()
     rng = np.random.default_rng(0)
-    assert {agent.act(state, 0.0, rng) for _ in range(20)} == {greedy}
-    assert {agent.act(state, 1.0, rng) for _ in range(200)} == {0, 1, 2}
+    assert {agent.act(state, [0.0], rng)[0] for _ in range(20)} == {greedy}
+    assert {agent.act(state, [1.0], rng)[0] for _ in range(200)} == {0, 1, 2}
+
+
+def test_act_for_several_envs_draws_in_env_order() -> None:
+    """Each env draws its explore coin (and its random action) in turn, so one env's choice
+    does not depend on how many envs there are; greedy envs get their own argmax."""
+    agent = make_agent()
+    states = np.random.default_rng(1).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
+    greedy = agent.online(torch.from_numpy(states)).argmax(dim=1).tolist()
+    epsilons = [0.0, 1.0, 0.0]
+    rng, reference = np.random.default_rng(4), np.random.default_rng(4)
+    actions = agent.act(states, epsilons, rng)
+    expected = []
+    for env, epsilon in enumerate(epsilons):
+        expected.append(int(reference.integers(3)) if reference.random() < epsilon else greedy[env])
+    assert actions == expected
+    assert rng.random() == reference.random()   # the same draws were consumed
+
+
+def test_fused_adam_takes_the_same_step_as_the_default_adam() -> None:
+    agent = make_agent()
+    reference = torch.optim.Adam([p.detach().clone().requires_grad_() for p in agent.online.parameters()],
+                                 lr=0.00025)
+    for _ in range(3):
+        agent.learn(random_batch())
+        for mine, theirs in zip(agent.online.parameters(), reference.param_groups[0]["params"]):
+            theirs.grad = mine.grad.clone()
+        reference.step()
+    for mine, theirs in zip(agent.online.parameters(), reference.param_groups[0]["params"]):
+        assert torch.allclose(mine, theirs, rtol=0, atol=1e-7)
+
+
+@pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU has no bf16 units")
+def test_bf16_learn_step_stays_close_to_fp32() -> None:
+    fp32, bf16 = make_agent(), make_agent()
+    bf16.bf16 = True
+    for _ in range(5):
+        batch = random_batch()
+        loss32, q32 = fp32.learn(batch)
+        loss16, q16 = bf16.learn(batch)
+        assert np.isclose(loss16, loss32, rtol=0.05) and np.isclose(q16, q32, rtol=0.05)
 
 
 def test_epsilon_follows_the_tutorials_decay() -> None:

@@ -24,6 +24,10 @@ CASES = [
     (["agent.epsilon.decay=1.5"], ["agent.epsilon.decay", "(0, 1]"]),
     (["agent.lr=["], ["agent.lr=[", "cannot parse"]),
     (["agent.batch_size=32,64"], ["agent.batch_size=32,64", "--multirun"]),
+    (["env.num_envs=0"], ["env.num_envs", "1..64"]),
+    (["env.num_envs=8", "agent.memory_size=40", "agent.burnin=10"], ["agent.memory_size", "env.num_envs"]),
+    (["trainer.precision=fp16"], ["trainer.precision", "auto, fp32, bf16"]),
+    (["agent.replay_compression=maybe"], ["agent.replay_compression", "true or false"]),
     # In a sweep, a bad value in any job stops the whole sweep before the first job starts.
     (["-m", "experiment=smoke", "env.world=1,9"], ["env.world", "1..8"]),
 ]
@@ -51,4 +55,18 @@ def test_missing_cuda_is_a_config_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == ("train.py: error: trainer.device='cuda': no CUDA device is "
                                      "available here; use auto or cpu")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_bf16_without_bf16_units_is_a_config_error(tmp_path: Path) -> None:
+    import torch
+
+    from mario_exp.agent import bf16_supported
+
+    if bf16_supported(torch.device("cpu")):
+        pytest.skip("this CPU has bf16 units, so trainer.precision=bf16 is valid here")
+    result = run_train(["experiment=smoke", "trainer.device=cpu", "trainer.precision=bf16"], tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("train.py: error: trainer.precision='bf16': this CPU has no bf16 "
+                                     "units; use auto or fp32")
     assert not (tmp_path / "outputs").exists()

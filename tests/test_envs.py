@@ -2,12 +2,13 @@
 for frame_skip NES frames with their rewards summed, and every ROM version and level loads."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from gym_super_mario_bros import SuperMarioBrosEnv
 
 from mario_exp.config import ActionSetConfig, EnvConfig
-from mario_exp.envs import MarioEnv, button_code
+from mario_exp.envs import MarioEnv, VectorEnv, button_code
 
 RIGHT_JUMP = ActionSetConfig(name="right_only", buttons=[["right"], ["right", "A"]])
 
@@ -71,38 +72,93 @@ def test_an_episode_ends_when_mario_dies() -> None:
     env.close()
 
 
-def test_worker_plays_exactly_like_the_env_in_process() -> None:
-    from mario_exp.envs import EnvWorker
+def test_frames_are_the_tutorials_gray_and_resize_of_the_rgb_screen() -> None:
+    """The fast path through the emulator's BGRx buffer gives the same pixels as converting
+    the RGB screen nes-py shows."""
+    env = MarioEnv(EnvConfig(), RIGHT_JUMP)
+    env.reset()
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        frame = env.step_autoreset(int(rng.integers(2)))[0]
+        gray = cv2.cvtColor(np.ascontiguousarray(env._nes.screen), cv2.COLOR_RGB2GRAY)
+        assert np.array_equal(frame, cv2.resize(gray, (84, 84), interpolation=cv2.INTER_AREA))
+    env.close()
 
-    local, worker = MarioEnv(EnvConfig(), RIGHT_JUMP), EnvWorker(EnvConfig(), RIGHT_JUMP)
-    assert worker.n_actions == local.n_actions == 2
-    assert np.array_equal(local.reset(), worker.reset())
+
+def test_step_autoreset_starts_the_next_episode_and_reports_the_last() -> None:
+    env, reference = MarioEnv(EnvConfig(), RIGHT_JUMP), MarioEnv(EnvConfig(), RIGHT_JUMP)
+    env.reset()
+    reference.reset()
+    for _ in range(2000):
+        frame, reward, done, info = env.step_autoreset(0)
+        expected = reference.step(0)
+        assert reward == expected[1] and done == expected[2] and info == expected[3]
+        if done:
+            assert np.array_equal(frame, reference.reset())
+            break
+        assert np.array_equal(frame, expected[0])
+    assert done
+    env.close()
+    reference.close()
+
+
+@pytest.mark.parametrize("num_envs", [1, 2])
+def test_worker_processes_play_exactly_like_envs_in_process(num_envs: int) -> None:
+    config = EnvConfig(num_envs=num_envs)
+    local, workers = VectorEnv(config, RIGHT_JUMP, worker=False), VectorEnv(config, RIGHT_JUMP, worker=True)
+    assert workers.n_actions == local.n_actions == 2
+    first = local.reset()
+    assert first.shape == (num_envs, 84, 84) and np.array_equal(first, workers.reset())
     rng = np.random.default_rng(3)
-    resets = 0
-    for _ in range(400):
-        action = int(rng.integers(2))
-        worker.step_async(action)
-        local.step_async(action)
-        mine, theirs = local.step_wait(), worker.step_wait()
-        assert np.array_equal(mine[0], theirs[0]) and mine[1:] == theirs[1:]
-        if mine[2]:
-            resets += 1
-            assert np.array_equal(local.reset(), worker.reset())
-    assert resets >= 1
-    worker.close()
+    ended = 0
+    for _ in range(300):
+        actions = rng.integers(2, size=num_envs).tolist()
+        workers.step_async(actions)
+        local.step_async(actions)
+        mine, theirs = local.step_wait(), workers.step_wait()
+        assert np.array_equal(mine.frames, theirs.frames) and np.array_equal(mine.rewards, theirs.rewards)
+        assert np.array_equal(mine.dones, theirs.dones) and mine.infos == theirs.infos
+        ended += int(mine.dones.sum())
+    assert ended >= num_envs        # episodes ended and restarted in every env
+    workers.close()
     local.close()
-    assert not worker._process.is_alive()
+    assert not any(worker._process.is_alive() for worker in workers._envs)
+
+
+def test_envs_side_by_side_play_independent_episodes() -> None:
+    """Two envs given different actions show different frames: each is its own emulator."""
+    envs = VectorEnv(EnvConfig(num_envs=2), RIGHT_JUMP, worker=True)
+    envs.reset()
+    for _ in range(20):
+        envs.step_async([0, 1])
+        played = envs.step_wait()
+    assert not np.array_equal(played.frames[0], played.frames[1])
+    envs.close()
+
+
+def test_workers_left_open_do_not_block_the_interpreter_exit() -> None:
+    """The workers ignore SIGTERM (the trainer decides when to stop), so multiprocessing's
+    exit hook cannot terminate them: a process that forgets to close its envs must still exit."""
+    import subprocess
+    import sys
+
+    script = ("from mario_exp.config import ActionSetConfig, EnvConfig\n"
+              "from mario_exp.envs import VectorEnv\n"
+              "envs = VectorEnv(EnvConfig(num_envs=2), ActionSetConfig(), worker=True)\nenvs.reset()\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
 
 
 def test_a_dead_worker_is_a_clear_error() -> None:
     from mario_exp.envs import EnvWorker
 
     worker = EnvWorker(EnvConfig(), RIGHT_JUMP)
-    worker.reset()
+    worker.call_async("reset")
+    worker.call_wait()
     worker._process.kill()
     worker._process.join()
     with pytest.raises(RuntimeError, match="the env worker process died"):
-        worker.step(0)
+        worker.call_async("step", 0)
+        worker.call_wait()
     worker.close()
 
 
@@ -116,7 +172,7 @@ def test_the_worker_exits_when_the_trainer_is_killed(tmp_path) -> None:
 
     script = ("from mario_exp.config import ActionSetConfig, EnvConfig\n"
               "from mario_exp.envs import EnvWorker\n"
-              "w = EnvWorker(EnvConfig(), ActionSetConfig())\nw.reset()\n"
+              "w = EnvWorker(EnvConfig(), ActionSetConfig())\nw.call_async('reset')\nw.call_wait()\n"
               "print(w._process.pid, flush=True)\nimport time\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     worker_pid = int(parent.stdout.readline())

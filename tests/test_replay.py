@@ -1,125 +1,217 @@
-"""The replay buffer rebuilds exactly the stacks the agent saw, across episode boundaries and
-wrap-around, and costs one frame (~7 KB) a transition."""
+"""The replay buffer rebuilds exactly the stacks the agent saw, across episode boundaries,
+wrap-around and several envs; compressed and raw frames give identical batches; a transition
+costs one frame (~7 KB raw, ~1.2 KB compressed)."""
 from __future__ import annotations
 
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from mario_exp.replay import ReplayBuffer
-from mario_exp.trainer import FrameStack
+from mario_exp.trainer import FrameStacks
 
 SIZE, STACK = 6, 4
+CPU = torch.device("cpu")
 
 
-def frame(value: int) -> np.ndarray:
-    return np.full((SIZE, SIZE), value, dtype=np.uint8)
+def frame(frame_id: int) -> np.ndarray:
+    """A frame that carries its id in its first two pixels (ids go past 255)."""
+    image = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    image[0, 0], image[0, 1] = frame_id % 256, frame_id // 256
+    return image
 
 
-def play(buffer: ReplayBuffer, episode_lengths: list[int]) -> list[tuple]:
-    """Feed episodes of numbered frames; return every transition as the agent experienced it:
-    (state ids, action, reward, done, next state ids) with FrameStack as the reference."""
-    stack, expected, next_id = FrameStack(STACK, SIZE), [], 1
-    for length in episode_lengths:
-        stack.reset(frame(next_id))
-        buffer.start_episode(frame(next_id))
+def ids(stacks: torch.Tensor | np.ndarray) -> tuple[int, ...]:
+    """The frame ids of one stacked state."""
+    stacks = np.asarray(stacks, dtype=np.int64)
+    return tuple((stacks[:, 0, 0] + 256 * stacks[:, 0, 1]).tolist())
+
+
+def play(buffer: ReplayBuffer, episode_lengths: list[list[int]], steps: int) -> list[tuple]:
+    """Run len(episode_lengths) envs side by side for `steps` rows, env e playing episodes of
+    the lengths episode_lengths[e] in turn; return every transition as the agent experienced
+    it, (state ids, action, reward, done, next state ids), with FrameStacks as the reference."""
+    n_envs = len(episode_lengths)
+    stacks, expected, next_id = FrameStacks(n_envs, STACK, SIZE), [], 1
+    episode = [0] * n_envs   # index into the env's episode lengths
+    played = [0] * n_envs    # steps into the current episode
+    first = []
+    for env in range(n_envs):
+        first.append(frame(next_id))
+        stacks.reset(env, frame(next_id))
         next_id += 1
-        for t in range(length):
-            state = tuple(stack.state[:, 0, 0])
-            done = t == length - 1
+    buffer.start(np.stack(first))
+    for _ in range(steps):
+        actions, rewards, dones, frames = [], [], [], []
+        for env in range(n_envs):
+            lengths = episode_lengths[env]
+            played[env] += 1
+            done = played[env] == lengths[episode[env] % len(lengths)]
             action, reward = next_id % 3, float(next_id) / 10
-            buffer.add(action, reward, done, frame(next_id))
-            stack.push(frame(next_id))
-            expected.append((state, action, reward, done, state if done else tuple(stack.state[:, 0, 0])))
+            state = ids(stacks.states[env])
+            frames.append(frame(next_id))   # the next frame, or the next episode's first
+            if done:
+                stacks.reset(env, frame(next_id))
+                episode[env] += 1
+                played[env] = 0
+                expected.append((state, action, reward, True, state))
+            else:
+                stacks.push(env, frame(next_id))
+                expected.append((state, action, reward, False, ids(stacks.states[env])))
+            actions.append(action)
+            rewards.append(reward)
+            dones.append(done)
             next_id += 1
+        buffer.add(np.array(actions), np.array(rewards), np.array(dones), np.stack(frames))
     return expected
 
 
-def sampled(buffer: ReplayBuffer, n: int = 4000) -> set[tuple]:
-    batch = buffer.sample(n, np.random.default_rng(0))
+def sampled(buffer: ReplayBuffer, n: int = 4000, seed: int = 0) -> set[tuple]:
+    batch = buffer.sample(n, np.random.default_rng(seed))
     assert batch.states.dtype == torch.uint8 and batch.states.shape == (n, STACK, SIZE, SIZE)
     assert batch.actions.dtype == torch.int64 and batch.rewards.dtype == torch.float32
-    rows = set()
-    for i in range(n):
-        rows.add((tuple(batch.states[i, :, 0, 0].tolist()), int(batch.actions[i]),
-                  round(float(batch.rewards[i]), 4), bool(batch.dones[i]),
-                  tuple(batch.next_states[i, :, 0, 0].tolist())))
-    return rows
+    return {(ids(batch.states[i]), int(batch.actions[i]), round(float(batch.rewards[i]), 4),
+             bool(batch.dones[i]), ids(batch.next_states[i])) for i in range(n)}
 
 
 def as_rows(expected: list[tuple]) -> set[tuple]:
     return {(s, a, round(r, 4), d, n) for s, a, r, d, n in expected}
 
 
-def test_stacks_repeat_the_first_frame_at_episode_start() -> None:
-    buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, torch.device("cpu"))
-    expected = play(buffer, [2, 6, 1])
+@pytest.fixture(params=[False, True], ids=["raw", "compressed"])
+def compress(request) -> bool:
+    return request.param
+
+
+def test_stacks_repeat_the_first_frame_at_episode_start(compress) -> None:
+    buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, CPU, compress=compress)
+    expected = play(buffer, [[2, 6, 1]], steps=9)
     assert len(buffer) == 9
     assert sampled(buffer) == as_rows(expected)
-    first_of_second_episode = expected[2]
-    assert first_of_second_episode[0] == (4, 4, 4, 4)          # frame 4 opens episode 2
-    assert expected[3][0] == (4, 4, 4, 5)
+    assert expected[2][0] == (3, 3, 3, 3)         # frame 3, the first of episode 2, repeated
+    assert expected[3][0] == (3, 3, 3, 4)
 
 
-def test_unfinished_episode_is_sampled_up_to_its_last_complete_step() -> None:
-    buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, torch.device("cpu"))
-    expected = play(buffer, [3])
-    buffer.start_episode(frame(50))
-    buffer.add(1, 5.0, False, frame(51))                       # the newest frame has no action yet
-    expected.append(((50, 50, 50, 50), 1, 5.0, False, (50, 50, 50, 51)))
+def test_unfinished_episode_is_sampled_up_to_its_last_complete_step(compress) -> None:
+    buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, CPU, compress=compress)
+    expected = play(buffer, [[3, 100]], steps=5)   # the second episode is still running
+    assert len(buffer) == 5                          # the newest frame has no action yet
     assert sampled(buffer) == as_rows(expected)
 
 
-def test_wrap_around_keeps_only_whole_stacks() -> None:
-    buffer = ReplayBuffer(16, (SIZE, SIZE), STACK, torch.device("cpu"))
-    expected = play(buffer, [7, 9, 11, 5])                     # 32 frames through 16 slots
+def test_wrap_around_keeps_only_whole_stacks(compress) -> None:
+    buffer = ReplayBuffer(16, (SIZE, SIZE), STACK, CPU, compress=compress)
+    expected = play(buffer, [[7, 9, 11, 5]], steps=31)   # 32 frames through 16 slots
     assert buffer.count == 16
     rows = sampled(buffer)
     # Whatever is sampled is a transition the agent really made, with its real stacks...
     assert rows <= as_rows(expected)
-    # ...and every transition still fully stored is reachable: the newest 16 - (STACK - 1) slots.
+    # ...and every transition still fully stored is reachable: the 16 slots but the oldest
+    # STACK - 1 (their stacks reach overwritten frames) and the newest (no action yet).
     newest = {row for row in as_rows(expected) if min(row[0]) >= 32 - 16 + STACK}
     assert newest <= rows
-    assert len(rows) == len(buffer) == 16 - (STACK - 1)
+    assert len(rows) == len(buffer) == 16 - (STACK - 1) - 1
 
 
-def test_terminal_transition_masks_its_next_state() -> None:
-    buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, torch.device("cpu"))
-    play(buffer, [3, 3])
+def test_several_envs_keep_their_episodes_apart(compress) -> None:
+    """Three envs, episodes of different lengths ending at different rows, through a wrap."""
+    buffer = ReplayBuffer(3 * 20, (SIZE, SIZE), STACK, CPU, n_envs=3, compress=compress)
+    expected = play(buffer, [[5, 2], [7], [1, 3, 4]], steps=30)
+    assert buffer.rows == 20 and buffer.count == 20
+    rows = sampled(buffer, n=8000)
+    assert rows <= as_rows(expected)                 # every stack within one env's episode
+    assert len(rows) == len(buffer) == 3 * (20 - 1 - (STACK - 1))
+    assert {row for row in rows if row[3]}           # terminal ones among them
+
+
+def test_terminal_transition_masks_its_next_state(compress) -> None:
+    buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, CPU, compress=compress)
+    play(buffer, [[3, 3]], steps=6)
     batch = buffer.sample(500, np.random.default_rng(1))
     done = batch.dones.bool()
     assert done.any() and (~done).any()
     assert torch.equal(batch.next_states[done], batch.states[done])
 
 
+def test_compressed_and_raw_buffers_return_identical_batches() -> None:
+    rng = np.random.default_rng(5)
+    buffers = [ReplayBuffer(500, (84, 84), 4, CPU, n_envs=2, compress=c) for c in (False, True)]
+    images = rng.integers(0, 4, size=(50, 84, 84), dtype=np.uint8) * 60   # flat-ish, like Mario
+    for buffer in buffers:
+        buffer.start(images[:2])
+    for i in range(700):
+        step = (np.array([i % 2, 1 - i % 2]), np.array([0.5, -1.0]), np.array([i % 37 == 0, i % 53 == 0]),
+                images[[i % 50, (i * 7) % 50]])
+        for buffer in buffers:
+            buffer.add(*step)
+    raw, compressed = (b.sample(64, np.random.default_rng(9)) for b in buffers)
+    for name in ("states", "actions", "rewards", "dones", "next_states"):
+        assert torch.equal(getattr(raw, name), getattr(compressed, name)), name
+
+
+def test_checkpointed_buffer_samples_the_same(compress) -> None:
+    buffer = ReplayBuffer(40, (SIZE, SIZE), STACK, CPU, n_envs=2, compress=compress)
+    play(buffer, [[4, 9], [6]], steps=33)
+    restored = ReplayBuffer(40, (SIZE, SIZE), STACK, CPU, n_envs=2, compress=compress)
+    restored.load_state_dict(buffer.state_dict())
+    assert sampled(restored, seed=3) == sampled(buffer, seed=3)
+    assert np.array_equal(restored.newest_frames(), buffer.newest_frames())
+
+
 def test_bytes_per_transition_is_one_frame() -> None:
-    buffer = ReplayBuffer(100_000, (84, 84), 4, torch.device("cpu"))
+    buffer = ReplayBuffer(100_000, (84, 84), 4, CPU)
     assert buffer.bytes_per_transition <= 7_100            # the tutorial's: 225,792
     assert buffer.bytes_per_transition * 100_000 < 1e9
 
 
-def test_resident_memory_per_transition() -> None:
-    """Fill 20k real slots in a fresh process and measure what the OS charges for them."""
-    script = """
+# Real frames of 1-1 (random play), recorded once per test session in a fresh process.
+RECORD = """
+import numpy as np
+from mario_exp.bench import record_frames
+from mario_exp.config import Config
+np.save({path!r}, record_frames(Config(), 1500, np.random.default_rng(0)))
+"""
+
+
+@pytest.fixture(scope="module")
+def real_frames(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("frames") / "frames.npy")
+    subprocess.run([sys.executable, "-c", RECORD.format(path=path)], check=True)
+    return path
+
+
+def test_compressed_real_frames_cost_at_most_1_5_kb(real_frames) -> None:
+    frames = np.load(real_frames)
+    buffer = ReplayBuffer(len(frames), (84, 84), 4, CPU, compress=True)
+    buffer.start(frames[:1])
+    for image in frames[1:]:
+        buffer.add(np.zeros(1), np.zeros(1), np.zeros(1, dtype=bool), image[None])
+    assert buffer.bytes_per_transition <= 1_500, buffer.bytes_per_transition
+
+
+@pytest.mark.parametrize("compress, low, high", [(False, 6_000, 7_600), (True, 700, 1_600)],
+                         ids=["raw", "compressed"])
+def test_resident_memory_per_transition(real_frames, compress, low, high) -> None:
+    """Fill 20k slots from real frames in a fresh process and measure what the OS charges."""
+    script = f"""
 import os, numpy as np, torch
 from mario_exp.replay import ReplayBuffer
 def rss():  # current resident bytes (ru_maxrss is a peak, inflated by torch's import)
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 n = 20_000
-rng = np.random.default_rng(0)
-frames = rng.integers(0, 255, size=(64, 84, 84), dtype=np.uint8)
+frames = np.load({real_frames!r})
 before = rss()
-buffer = ReplayBuffer(n, (84, 84), 4, torch.device("cpu"))
-buffer.start_episode(frames[0])
+buffer = ReplayBuffer(n, (84, 84), 4, torch.device("cpu"), compress={compress})
+buffer.start(frames[:1])
+a, r = np.zeros(1, np.uint8), np.ones(1, np.float32)
 for i in range(1, n):
-    buffer.add(i % 2, 1.0, i % 500 == 0, frames[i % 64])
-    if i % 500 == 0:
-        buffer.start_episode(frames[0])
+    buffer.add(a, r, np.array([i % 500 == 0]), frames[i % len(frames)][None])
 after = rss()
 print((after - before) / n)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     per_transition = float(result.stdout)
-    assert 6_000 < per_transition <= 7_600, per_transition
+    assert low < per_transition <= high, per_transition

@@ -24,10 +24,11 @@ from tests.helpers import REPO, run_train
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
 
-def episodes_without_clock(run_dir: Path) -> list[str]:
+def episodes_without_clock(run_dir: Path) -> list[list[str]]:
     """episodes.csv minus wall_time, the one column a resumed run cannot reproduce."""
-    lines = (run_dir / "episodes.csv").read_text().splitlines()
-    return [line.rsplit(",", 1)[0] for line in lines]
+    rows = [line.split(",") for line in (run_dir / "episodes.csv").read_text().splitlines()]
+    clock = rows[0].index("wall_time")
+    return [row[:clock] + row[clock + 1:] for row in rows]
 
 
 def start_train(args: list[str], cwd: Path) -> subprocess.Popen:
@@ -127,6 +128,23 @@ def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: P
     result = run_train(args, tmp_path)
     assert result.returncode == 0, result.stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
+
+
+def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
+    """With env.num_envs=2, a checkpoint holds both envs' unfinished episodes; SIGKILL after
+    it and a rerun give the episodes of a run never interrupted."""
+    args = [*SMOKE, "env.num_envs=2", "trainer.checkpoint_every=150"]
+    whole = tmp_path / "whole"
+    assert run_train([*args, f"hydra.run.dir={whole}"], tmp_path).returncode == 0
+    run_dir = tmp_path / "killed"
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    proc = start_train([*args, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert kill_when(proc, checkpoint.exists)
+    saved = torch.load(checkpoint, weights_only=True)["progress"]
+    assert saved["step"] == 150 and all(episode["actions"] for episode in saved["episodes"])
+    result = run_train([*args, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert episodes_without_clock(run_dir) == episodes_without_clock(whole)
 
 
 def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Path) -> None:

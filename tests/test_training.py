@@ -17,7 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tests.helpers import SWEEP, run_train, single_run_dir
 
 HEADER = ["env_step", "episode", "reward", "x_pos", "length", "flag", "epsilon", "loss", "q", "lr",
-          "wall_time"]
+          "wall_time", "env"]
 
 
 def read_episodes(run_dir: Path) -> list[dict[str, str]]:
@@ -94,7 +94,6 @@ def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     again = read_episodes(single_run_dir(tmp_path))
     first = read_episodes(smoke_run)
-    drop_clock = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
     assert drop_clock(again) == drop_clock(first)
 
 
@@ -138,9 +137,49 @@ def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path)
     assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
 
 
-def test_env_worker_process_changes_nothing_but_speed(smoke_run: Path, tmp_path: Path) -> None:
-    result = run_train(["experiment=smoke", "seed=7", "trainer.env_worker=false"], tmp_path)
+def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
+
+
+@pytest.mark.parametrize("override", ["trainer.env_worker=false", "agent.replay_compression=false"])
+def test_worker_process_and_compression_change_nothing_but_speed(smoke_run: Path, tmp_path: Path,
+                                                                 override: str) -> None:
+    result = run_train(["experiment=smoke", "seed=7", override], tmp_path)
     assert result.returncode == 0, result.stderr
-    in_process = read_episodes(single_run_dir(tmp_path))
-    drop_clock = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
-    assert drop_clock(in_process) == drop_clock(read_episodes(smoke_run))
+    assert drop_clock(read_episodes(single_run_dir(tmp_path))) == drop_clock(read_episodes(smoke_run))
+
+
+# 400 steps in each env: both finish episodes.
+TWO_ENVS = ["experiment=smoke", "seed=7", "env.num_envs=2", "trainer.total_steps=800"]
+
+
+@pytest.fixture(scope="module")
+def two_env_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("two_envs")
+    result = run_train(TWO_ENVS, cwd)
+    assert result.returncode == 0, result.stderr
+    return single_run_dir(cwd)
+
+
+def test_two_envs_log_every_episode_and_keep_the_replay_ratio(two_env_run: Path) -> None:
+    rows = read_episodes(two_env_run)
+    assert {r["env"] for r in rows} == {"0", "1"}
+    steps = [int(r["env_step"]) for r in rows]
+    assert steps == sorted(steps) and [int(r["episode"]) for r in rows] == list(range(1, len(rows) + 1))
+    for env in ("0", "1"):
+        # Steps are numbered across envs: env 0 plays the odd ones, env 1 the even ones.
+        mine = [r for r in rows if r["env"] == env]
+        assert all(int(r["env_step"]) % 2 == (1 if env == "0" else 0) for r in mine)
+        assert sum(int(r["length"]) for r in mine) * 2 <= steps[-1] + 1
+    checkpoint = torch.load(two_env_run / "checkpoints" / "last.pt", weights_only=True)
+    # learn_every and sync_every count steps across envs: the same updates as with one env.
+    assert checkpoint["progress"]["step"] == 800
+    assert checkpoint["agent"]["learn_steps"] == len(range(102, 801, 3))
+    assert checkpoint["agent"]["target_syncs"] == 8
+    assert len(checkpoint["progress"]["episodes"]) == 2
+
+
+def test_two_envs_in_workers_or_in_process_give_the_same_episodes(two_env_run: Path, tmp_path: Path) -> None:
+    result = run_train([*TWO_ENVS, "trainer.env_worker=false"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert drop_clock(read_episodes(single_run_dir(tmp_path))) == drop_clock(read_episodes(two_env_run))
