@@ -52,6 +52,12 @@ class MarioEnv:
     def n_actions(self) -> int:
         return len(self._codes)
 
+    @property
+    def screen(self) -> np.ndarray:
+        """The last NES screen in full colour at native resolution (240x256x3 uint8), a copy:
+        the emulator overwrites its own buffer in place on every frame."""
+        return self._nes.screen.copy()
+
     def reset(self) -> np.ndarray:
         """Start the level again; returns the first frame."""
         return self._preprocess(self._nes.reset())
