@@ -29,6 +29,7 @@ from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoi
     save_checkpoint
 from mario_exp.config import Config
 from mario_exp.envs import make_env
+from mario_exp.evaluation import Evaluator
 from mario_exp.logbook import EpisodeRecord, Logbook
 from mario_exp.replay import ReplayBuffer
 
@@ -180,6 +181,7 @@ class Trainer:
                 self._start_episode()
             else:
                 self._restore(resume)
+            self.evaluator = Evaluator.create(config, run_dir, resume)
         except BaseException:
             self.env.close()  # no env worker process outlives a failed start
             raise
@@ -194,6 +196,7 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "replay": self.replay.state_dict() if self.config.trainer.checkpoint_replay else None,
             "rng": _rng_states(self.rng),
+            "evaluation": None if self.evaluator is None else self.evaluator.state_dict(),
         })
         self._clock_start = time.perf_counter()
 
@@ -264,13 +267,17 @@ class Trainer:
                     now = time.perf_counter()
                     self._log_interval(logbook, (p.step - p.interval_start) / (now - interval_clock))
                     interval_clock = now
+                if self._stop_signal is None:
+                    self._evaluate_if_due(logbook)
                 if p.step % trainer_cfg.checkpoint_every == 0 or self._stop_signal is not None:
                     self._checkpoint()
                 if self._stop_signal is not None:
                     logbook.status("interrupted", p.step, p.episode)
                     raise TrainingInterrupted(self._stop_signal, p.step)
+        self._evaluate_if_due(logbook, final=True)
         self._checkpoint()
         logbook.status("finished", p.step, p.episode)
+        logbook.final_metrics(p.step)
         learning_sps = None
         if learning_since is not None and p.step > learning_since[0]:
             learning_sps = (p.step - learning_since[0]) / (time.perf_counter() - learning_since[1])
@@ -278,6 +285,10 @@ class Trainer:
                  p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, self._wall_time(),
                  "" if learning_sps is None else f"; {learning_sps:.1f} steps/s while learning")
         return RunSummary(p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, learning_sps)
+
+    def _evaluate_if_due(self, logbook: Logbook, final: bool = False) -> None:
+        if self.evaluator is not None and self.evaluator.due(self.progress.step, final):
+            self.evaluator.evaluate(self.agent, self.progress.step, self._wall_time(), logbook)
 
     def _step(self, logbook: Logbook) -> bool:
         """One agent step; returns whether the learner is past its burn-in."""
@@ -325,9 +336,7 @@ class Trainer:
         logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
                                  "train/lr": self.agent.lr, "perf/steps_per_second": steps_per_second})
         logbook.status("running", p.step, p.episode)
-        log.info("step %d/%d  episodes %d  %.1f steps/s  epsilon %.3f  loss %s", p.step,
-                 self.config.trainer.total_steps, p.episode, steps_per_second, epsilon,
-                 "-" if loss is None else f"{loss:.4f}")
+        logbook.progress(p.step, p.episode, steps_per_second, epsilon, loss)
         p.interval_start, p.interval_tally = p.step, Tally()
 
 
@@ -343,6 +352,7 @@ def train(config: Config, run_dir: Path, run_name: str,
     logbook = Logbook(run_dir, config.trainer.total_steps, resume_at)
     if resume is None:
         logbook.describe_run(run_name, OmegaConf.to_yaml(OmegaConf.structured(config)))
+        logbook.hparams(asdict(config), evaluation=config.trainer.eval_every is not None)
     try:
         return trainer.run(logbook)
     except TrainingInterrupted:
@@ -352,4 +362,6 @@ def train(config: Config, run_dir: Path, run_name: str,
         raise
     finally:
         trainer.env.close()
+        if trainer.evaluator is not None:
+            trainer.evaluator.close()
         logbook.close()
