@@ -23,6 +23,11 @@ CASES = [
     (["+agent.foo=1"], ["agent.foo", "unknown key"]),
     (["agent.epsilon.decay=1.5"], ["agent.epsilon.decay", "(0, 1]"]),
     (["agent.lr=["], ["agent.lr=[", "cannot parse"]),
+    (["trainer.eval_every=0"], ["trainer.eval_every", "null or an integer >= 1"]),
+    (["trainer.eval_episodes=0"], ["trainer.eval_episodes", ">= 1"]),
+    (["trainer.eval_epsilon=1.5"], ["trainer.eval_epsilon", "[0, 1]"]),
+    (["trainer.eval_max_steps=0"], ["trainer.eval_max_steps", ">= 1"]),
+    (["trainer.eval_video=maybe"], ["trainer.eval_video", "true or false"]),
     (["agent.batch_size=32,64"], ["agent.batch_size=32,64", "--multirun"]),
     # In a sweep, a bad value in any job stops the whole sweep before the first job starts.
     (["-m", "experiment=smoke", "env.world=1,9"], ["env.world", "1..8"]),
