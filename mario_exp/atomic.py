@@ -12,16 +12,27 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     If writing fails (a full disk, an exception), `path` keeps its previous content and the
     temporary file is removed.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        commit(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def temp_path(path: Path) -> Path:
+    """Where a new version of `path` is written before `commit` renames it into place (for
+    writers that need a file name rather than a handle, such as an external encoder)."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """fsync the finished `tmp` and rename it over `path`."""
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
     # The rename is durable only once the folder's entry is on disk too.
     folder = os.open(path.parent, os.O_RDONLY)
     try:

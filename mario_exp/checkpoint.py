@@ -47,18 +47,19 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_config(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as {"agent.batch_size": 32, ...}."""
     if isinstance(node, dict):
         flat: dict[str, Any] = {}
         for key, value in node.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten_config(value, f"{prefix}{key}."))
         return flat
     return {prefix[:-1]: node}
 
 
 def resume_conflicts(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """`key: checkpoint X, now Y` for each key that differs and may not change on resume."""
-    before, now = _flatten(saved), _flatten(current)
+    before, now = flatten_config(saved), flatten_config(current)
     return [f"{key}: checkpoint {before.get(key)!r}, now {now.get(key)!r}"
             for key in sorted(before.keys() | now.keys())
             if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)]

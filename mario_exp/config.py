@@ -102,6 +102,13 @@ class TrainerConfig:
     log_every: int = 1000
     checkpoint_every: int = 50000
     checkpoint_replay: bool = True
+    # Near-greedy evaluation on its own emulator every eval_every steps and at the end (null: none).
+    eval_every: Optional[int] = 25000
+    eval_episodes: int = 5
+    eval_epsilon: float = 0.05
+    # An untrained greedy Mario stuck at a pipe plays until the timer ends (~2400 steps).
+    eval_max_steps: int = 1500
+    eval_video: bool = True
 
 
 @dataclass
@@ -196,6 +203,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.checkpoint_every": _int_at_least(1),
     "trainer.checkpoint_replay": _BOOL,
     "trainer.env_worker": _BOOL,
+    "trainer.eval_every": _optional(_int_at_least(1)),
+    "trainer.eval_episodes": _int_at_least(1),
+    "trainer.eval_epsilon": _UNIT,
+    "trainer.eval_max_steps": _int_at_least(1),
+    "trainer.eval_video": _BOOL,
 }
 
 

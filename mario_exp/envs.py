@@ -41,6 +41,22 @@ def button_code(buttons: list[str]) -> int:
     return code
 
 
+class FrameStacks:
+    """The last `stack` frames each env's agent acts on; an episode starts with its first
+    frame repeated."""
+
+    def __init__(self, num_envs: int, stack: int, frame_size: int) -> None:
+        self.states = np.zeros((num_envs, stack, frame_size, frame_size), dtype=np.uint8)
+
+    def reset(self, env: int, frame: np.ndarray) -> None:
+        self.states[env] = frame
+
+    def push(self, env: int, frame: np.ndarray) -> None:
+        state = self.states[env]
+        state[:-1] = state[1:]
+        state[-1] = frame
+
+
 class MarioEnv:
     """One Super Mario Bros level with the tutorial's SkipFrame, grayscale and resize."""
 
@@ -58,6 +74,12 @@ class MarioEnv:
     @property
     def n_actions(self) -> int:
         return len(self._codes)
+
+    @property
+    def screen(self) -> np.ndarray:
+        """The last NES screen in full colour at native resolution (240x256x3 uint8), a copy:
+        the emulator overwrites its own buffer in place on every frame."""
+        return self._nes.screen.copy()
 
     def reset(self) -> np.ndarray:
         """Start the level again; returns the first frame."""

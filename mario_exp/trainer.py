@@ -30,9 +30,11 @@ from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device, resolve_preci
 from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
     save_checkpoint
 from mario_exp.config import Config
-from mario_exp.envs import VectorEnv
+from mario_exp.envs import FrameStacks, VectorEnv
+from mario_exp.evaluation import Evaluator
 from mario_exp.logbook import EpisodeRecord, Logbook
 from mario_exp.replay import ReplayBuffer
+from mario_exp.schedule import crossed
 
 log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.
@@ -58,28 +60,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
-
-
-class FrameStacks:
-    """The last `stack` frames each env's agent acts on; an episode starts with its first
-    frame repeated."""
-
-    def __init__(self, num_envs: int, stack: int, frame_size: int) -> None:
-        self.states = np.zeros((num_envs, stack, frame_size, frame_size), dtype=np.uint8)
-
-    def reset(self, env: int, frame: np.ndarray) -> None:
-        self.states[env] = frame
-
-    def push(self, env: int, frame: np.ndarray) -> None:
-        state = self.states[env]
-        state[:-1] = state[1:]
-        state[-1] = frame
-
-
-def crossed(before: int, after: int, every: int) -> bool:
-    """Whether a multiple of `every` lies in (before, after]: an interval's end was reached
-    by a loop iteration that advanced the step count from `before` to `after`."""
-    return after // every > before // every
 
 
 @dataclass
@@ -209,6 +189,7 @@ class Trainer:
                     self.stacks.reset(env, frame)
             else:
                 self._restore(resume)
+            self.evaluator = Evaluator.create(config, run_dir, resume)
         except BaseException:
             self.env.close()  # no env worker process outlives a failed start
             raise
@@ -223,6 +204,7 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "replay": self.replay.state_dict() if self.config.trainer.checkpoint_replay else None,
             "rng": _rng_states(self.rng),
+            "evaluation": None if self.evaluator is None else self.evaluator.state_dict(),
         })
         self._clock_start = time.perf_counter()
 
@@ -289,13 +271,17 @@ class Trainer:
                     now = time.perf_counter()
                     self._log_interval(logbook, (p.step - p.interval_start) / (now - interval_clock))
                     interval_clock = now
+                if self._stop_signal is None:
+                    self._evaluate_if_due(logbook)
                 if crossed(before, p.step, trainer_cfg.checkpoint_every) or self._stop_signal is not None:
                     self._checkpoint()
                 if self._stop_signal is not None:
                     logbook.status("interrupted", p.step, p.episode)
                     raise TrainingInterrupted(self._stop_signal, p.step)
+        self._evaluate_if_due(logbook, final=True)
         self._checkpoint()
         logbook.status("finished", p.step, p.episode)
+        logbook.final_metrics(p.step)
         learning_sps = None
         if learning_since is not None and p.step > learning_since[0]:
             learning_sps = (p.step - learning_since[0]) / (time.perf_counter() - learning_since[1])
@@ -303,6 +289,10 @@ class Trainer:
                  p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, self._wall_time(),
                  "" if learning_sps is None else f"; {learning_sps:.1f} steps/s while learning")
         return RunSummary(p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, learning_sps)
+
+    def _evaluate_if_due(self, logbook: Logbook, final: bool = False) -> None:
+        if self.evaluator is not None and self.evaluator.due(self.progress.step, final):
+            self.evaluator.evaluate(self.agent, self.progress.step, self._wall_time(), logbook)
 
     def _step(self, logbook: Logbook) -> bool:
         """One step in every env; returns whether the learner is past its burn-in."""
@@ -360,9 +350,7 @@ class Trainer:
         logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
                                  "train/lr": self.agent.lr, "perf/steps_per_second": steps_per_second})
         logbook.status("running", p.step, p.episode)
-        log.info("step %d/%d  episodes %d  %.1f steps/s  epsilon %.3f  loss %s", p.step,
-                 self.config.trainer.total_steps, p.episode, steps_per_second, epsilon,
-                 "-" if loss is None else f"{loss:.4f}")
+        logbook.progress(p.step, p.episode, steps_per_second, epsilon, loss)
         p.interval_start, p.interval_tally = p.step, Tally()
 
 
@@ -378,6 +366,7 @@ def train(config: Config, run_dir: Path, run_name: str,
     logbook = Logbook(run_dir, config.trainer.total_steps, resume_at)
     if resume is None:
         logbook.describe_run(run_name, OmegaConf.to_yaml(OmegaConf.structured(config)))
+        logbook.hparams(asdict(config), evaluation=config.trainer.eval_every is not None)
     try:
         return trainer.run(logbook)
     except TrainingInterrupted:
@@ -387,4 +376,6 @@ def train(config: Config, run_dir: Path, run_name: str,
         raise
     finally:
         trainer.env.close()
+        if trainer.evaluator is not None:
+            trainer.evaluator.close()
         logbook.close()

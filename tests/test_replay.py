@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mario_exp.replay import ReplayBuffer
-from mario_exp.trainer import FrameStacks
+from mario_exp.envs import FrameStacks
 
 SIZE, STACK = 6, 4
 CPU = torch.device("cpu")

@@ -31,6 +31,11 @@ def episodes_without_clock(run_dir: Path) -> list[list[str]]:
     return [row[:clock] + row[clock + 1:] for row in rows]
 
 
+def evals_without_clock(run_dir: Path) -> list[str]:
+    """evals.csv minus wall_time."""
+    return [line.rsplit(",", 1)[0] for line in (run_dir / "evals.csv").read_text().splitlines()]
+
+
 def start_train(args: list[str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -96,6 +101,7 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(smoke_run: Path, t
     assert result.returncode == 0, result.stderr
     assert status(run_dir)["status"] == "finished"
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
+    assert evals_without_clock(run_dir) == evals_without_clock(smoke_run)
     assert not partial.exists()
     assert torch.load(checkpoint, weights_only=True)["progress"]["step"] == 400
 
@@ -105,6 +111,34 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(smoke_run: Path, t
     steps = [e.step for e in events.Scalars("episode/x_pos")]
     rows = (run_dir / "episodes.csv").read_text().splitlines()[1:]
     assert steps == [int(row.split(",")[0]) for row in rows]
+
+
+def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path, tmp_path: Path) -> None:
+    """Killed after the evaluation at step 200 but before the checkpoint at 300: the rerun
+    resumes from step 150, drops that evaluation from evals.csv and makes it again, once; the
+    videos and the HParams come out as in a run never interrupted."""
+    from tests.test_evaluation import decode
+    from tests.test_tensorboard import HPARAMS_TAGS, hparams_summaries
+
+    run_dir = tmp_path / "run"
+    args = [*SMOKE, "trainer.checkpoint_every=150", f"hydra.run.dir={run_dir}"]
+    evals = run_dir / "evals.csv"
+    assert kill_when(start_train(args, tmp_path),
+                     lambda: evals.exists() and evals.read_text().count("\n200,") == 2)
+    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["step"] == 150
+    assert evals_without_clock(run_dir)[1:] == evals_without_clock(smoke_run)[1:3]
+
+    result = run_train(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert evals_without_clock(run_dir) == evals_without_clock(smoke_run)
+    for name in ("best", "latest"):
+        _, frames = decode(run_dir / "videos" / f"{name}.mp4")
+        _, expected = decode(smoke_run / "videos" / f"{name}.mp4")
+        assert len(frames) == len(expected)
+    assert [len(v) for v in hparams_summaries(run_dir).values()] == [1] * len(HPARAMS_TAGS)
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    assert [e.step for e in events.Scalars("eval/x_pos")] == [200, 400]
 
 
 def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 from . import plots
 from .curves import band_frame, common_grid, smooth
 from .errors import AnalysisError
+from .evals import evaluation_means
 from .groups import Config, find_baseline, group_runs
 from .report import ReportContent, render_html, render_markdown
 from .runs import STATUSES, Run, display_path, find_run_dirs, load_runs
@@ -104,7 +105,7 @@ def analyse(opts: Options) -> Result:
     out_dir = _output_dir(opts)
 
     scored = {r.path: Scored(r, score_run(r.episodes, opts.final_frac, opts.threshold,
-                                          opts.smooth)) for r in runs}
+                                          opts.smooth, r.evals)) for r in runs}
     rng = np.random.default_rng(opts.seed)
     summary = config_summary(configs, swept, scored, opts.metric, baseline, rng, opts.n_boot)
     labels = {r.path: c.label for c in configs for r in c.runs}
@@ -114,9 +115,13 @@ def analyse(opts: Options) -> Result:
     by_label = {c.label: c for c in configs}
 
     warnings = [w for r in runs for w in r.warnings] + _sweep_warnings(runs, configs, summary)
-    curves = _curves(configs, scored, opts, rng)
+    source = curve_source(runs, scored)
+    if source == "train" and any(len(r.evals) for r in runs):
+        warnings.append("some runs have no evals.csv: curves show training episodes for all runs")
+    curves = _curves(configs, scored, opts, rng, source)
     curves = curves.merge(summary[["config", *swept]], on="config", how="left")
-    figures, captions = _figures(summary, curves, scored, by_label, swept, order, legend, opts)
+    figures, captions = _figures(summary, curves, scored, by_label, swept, order, legend, opts,
+                                 source)
     if not figures:
         warnings.append("no run has scored episodes yet: no figures")
 
@@ -173,9 +178,26 @@ def _write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
                             f"{exc.strerror or exc}") from exc
 
 
+def curve_source(runs: list[Run], scored: dict[Path, Scored]) -> str:
+    """"eval" when every scored run has evaluations: they were made at the same env steps in
+    every run and without exploration noise, so they compare policies better than training
+    episodes do. Otherwise "train", for all runs alike."""
+    counted = [r for r in runs if scored[r.path].counts]
+    return "eval" if counted and all(len(r.evals) for r in counted) else "train"
+
+
+def _run_curve(run: Run, axis: str, metric: str, source: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """A run's (x, y) points: the mean of each evaluation, or its smoothed training episodes."""
+    if source == "eval":
+        means = evaluation_means(run.evals)
+        return means[axis].to_numpy(dtype=float), means[metric].to_numpy(dtype=float)
+    return (run.episodes[axis].to_numpy(dtype=float),
+            smooth(run.episodes[metric].to_numpy(dtype=float), window))
+
+
 def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
-            rng: np.random.Generator) -> pd.DataFrame:
-    """Long curves table: metric x axis x configuration x grid point."""
+            rng: np.random.Generator, source: str) -> pd.DataFrame:
+    """Long curves table: metric x axis x configuration x grid point, from `source`'s points."""
     parts = []
     for axis in ("env_step", "wall_time"):
         per_config: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {
@@ -187,14 +209,12 @@ def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
             for run in config.runs:
                 if not scored[run.path].counts:
                     continue
-                ep = run.episodes
-                x = ep[axis].to_numpy(dtype=float)
-                keep = np.isfinite(x)
-                if not keep.any():
-                    continue  # e.g. no wall_time in an old TensorBoard-only run
-                end = max(end, float(x[keep][-1]))
                 for m in METRICS:
-                    y = smooth(ep[m].to_numpy(dtype=float), opts.smooth)
+                    x, y = _run_curve(run, axis, m, source, opts.smooth)
+                    keep = np.isfinite(x)
+                    if not keep.any():
+                        break  # e.g. no wall_time in an old TensorBoard-only run
+                    end = max(end, float(x[keep][-1]))
                     per_config[m][config.label].append((x[keep], y[keep]))
         if end <= 0:
             continue
@@ -203,25 +223,29 @@ def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
             frame = band_frame(per_config[m], grid, rng)
             frame.insert(0, "axis", axis)
             frame.insert(0, "metric", m)
+            frame.insert(0, "source", source)
             parts.append(frame)
     if not parts:
-        return pd.DataFrame(columns=["metric", "axis", "config", "x", "mean", "ci_lo", "ci_hi",
-                                     "n", "n_runs"])
+        return pd.DataFrame(columns=["source", "metric", "axis", "config", "x", "mean", "ci_lo",
+                                     "ci_hi", "n", "n_runs"])
     return pd.concat(parts, ignore_index=True)
 
 
 def _figures(summary: pd.DataFrame, curves: pd.DataFrame, scored: dict[Path, Scored],
              by_label: dict[str, Config], swept: list[str], order: list[str],
-             legend: dict[str, str], opts: Options) -> tuple[dict[str, bytes], dict[str, str]]:
+             legend: dict[str, str], opts: Options, source: str,
+             ) -> tuple[dict[str, bytes], dict[str, str]]:
     if curves.empty:
         return {}, {}
     figures: dict[str, bytes] = {}
     captions: dict[str, str] = {}
+    points = ("near-greedy evaluations" if source == "eval"
+              else f"training episodes, {opts.smooth}-episode mean")
     for axis, name, what in (("env_step", "curves_env_steps.png", "env steps"),
                              ("wall_time", "curves_wall_time.png", "wall-clock time")):
         if (curves["axis"] == axis).any():
-            figures[name] = plots.curves_figure(curves, axis, order, legend, opts.smooth)
-            captions[name] = f"x_pos and reward against {what}, mean of seeds with 95% CI"
+            figures[name] = plots.curves_figure(curves, axis, order, legend, points)
+            captions[name] = f"x_pos and reward against {what} ({points}), mean of seeds with 95% CI"
     finals = {label: [getattr(scored[r.path].scores, f"final_{opts.metric}")
                       for r in by_label[label].runs if scored[r.path].counts]
               for label in order}
@@ -297,6 +321,10 @@ def _definitions(opts: Options) -> list[str]:
         "mean x_pos reaches it, median over seeds ('> budget' when most seeds never do), "
         "(k/n) seeds that reached it",
         "best x_pos: the furthest any seed got in any episode",
+        "eval final: the same final window over the evaluation episodes of evals.csv (the "
+        "trainer's near-greedy evaluations every trainer.eval_every env steps), IQM and 95% CI "
+        "across the seeds that have them; when every run has evaluations the curves show their "
+        "means (no smoothing: each point already averages trainer.eval_episodes episodes)",
         "P(metric > baseline): probability that a random seed of the configuration beats a "
         "random seed of the baseline on the final score (ties count half), with a 95% "
         "bootstrap CI",

@@ -41,8 +41,9 @@ def _time_scale(max_seconds: float) -> tuple[float, str]:
 
 
 def curves_figure(curves: pd.DataFrame, axis: str, order: list[str],
-                  legend: dict[str, str], smooth: int) -> bytes:
-    """x_pos and reward against ``axis`` ("env_step" or "wall_time"), one line per config.
+                  legend: dict[str, str], points: str) -> bytes:
+    """x_pos and reward against ``axis`` ("env_step" or "wall_time"), one line per config;
+    ``points`` says what the curves are made of ("training episodes, 50-episode mean").
 
     Solid where every seed of the configuration covers the point, dashed where only some do
     (live runs, different budgets); the band is the 95% bootstrap CI of the mean across seeds.
@@ -69,7 +70,7 @@ def curves_figure(curves: pd.DataFrame, axis: str, order: list[str],
                 ax.plot(x, np.where(full, np.nan, mean), color=color, lw=1.0, ls="--")
             ax.fill_between(x, c["ci_lo"].to_numpy(), c["ci_hi"].to_numpy(), color=color,
                             alpha=0.18, lw=0)
-        ax.set_title(f"{METRIC_TITLES[metric]}, {smooth}-episode mean")
+        ax.set_title(f"{METRIC_TITLES[metric]}\n{points}", fontsize=10)
         ax.set_xlabel(xlabel)
         if axis == "env_step":
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, not 200000

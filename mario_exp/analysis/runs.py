@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from .episodes import empty_table, read_episodes_csv
+from .evals import empty_evals, read_evals_csv
 from .tbevents import has_event_files, read_event_episodes
 
 # "interrupted": stopped by SIGINT/SIGTERM after a checkpoint; a rerun resumes it.
@@ -40,6 +41,8 @@ class Run:
     budget: int | None  # trainer.total_steps
     env_step: int | None  # env steps reached: status.json's, else the last episode's end
     warnings: list[str] = field(default_factory=list)
+    # evals.csv's evaluation episodes (evals.EVAL_COLUMNS); empty when the run has none
+    evals: pd.DataFrame = field(default_factory=empty_evals)
 
     @property
     def name(self) -> str:
@@ -156,8 +159,9 @@ def load_run(path: Path) -> Run:
     env_step = _as_int(status_doc.get("env_step"))
     if len(episodes):
         env_step = max(env_step or 0, int(episodes["env_step"].iloc[-1]))
+    evals = _read_evals(path, name, warnings)
     run = Run(path, config, overrides, status, str(error) if error else None,
-              episodes, source, budget, env_step, warnings)
+              episodes, source, budget, env_step, warnings, evals)
     _status_warnings(run)
     return run
 
@@ -206,6 +210,17 @@ def _read_episodes(path: Path, name: str, status: Any,
     if csv.exists():
         warnings.append(f"{name}: {why_not_csv} and no TensorBoard events")
     return empty_table(), "none"
+
+
+def _read_evals(path: Path, name: str, warnings: list[str]) -> pd.DataFrame:
+    try:
+        evals, bad = read_evals_csv(path / "evals.csv")
+    except OSError as exc:
+        warnings.append(f"{name}: evals.csv unreadable ({_one_line(exc)}); training episodes only")
+        return empty_evals()
+    if bad:
+        warnings.append(f"{name}: skipped {bad} garbled line(s) in evals.csv")
+    return evals
 
 
 def _status_warnings(run: Run) -> None:

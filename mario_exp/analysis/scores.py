@@ -14,6 +14,7 @@ import pandas as pd
 from mario_exp.final_window import FINAL_FRAC, final_window
 
 from .curves import smooth
+from .evals import empty_evals, eval_final_scores
 
 # Mario 1-1: the flag is near x=3160 and a random policy rarely passes the pipes around 600-800,
 # so 1000 separates "learned something" from noise.
@@ -41,6 +42,10 @@ class RunScores:
     min_epsilon: float
     final_loss: float
     final_q: float
+    evaluations: int  # evaluations in evals.csv (0: none)
+    eval_final_reward: float  # the same final window over the evaluation episodes
+    eval_final_x_pos: float
+    eval_final_flag_rate: float
 
     def as_dict(self) -> dict[str, float]:
         """Plain dict for the per-run table."""
@@ -76,8 +81,10 @@ def _last_finite(values: np.ndarray) -> float:
 
 
 def score_run(episodes: pd.DataFrame, final_frac: float = FINAL_FRAC,
-              threshold: float = X_THRESHOLD, window: int = SMOOTH) -> RunScores | None:
-    """Scores of one run's episode table; None when it has no episodes."""
+              threshold: float = X_THRESHOLD, window: int = SMOOTH,
+              evals: pd.DataFrame | None = None) -> RunScores | None:
+    """Scores of one run's episode table (and evaluation table, when it has one); None when it
+    has no episodes."""
     if len(episodes) == 0:
         return None
     col = {c: episodes[c].to_numpy(dtype=float) for c in episodes.columns}
@@ -85,6 +92,8 @@ def score_run(episodes: pd.DataFrame, final_frac: float = FINAL_FRAC,
     final = final_window(step, final_frac)
     wall = _last_finite(col["wall_time"])
     epsilon = col["epsilon"]
+    evals = evals if evals is not None else empty_evals()
+    eval_final = eval_final_scores(evals, final_frac)
     return RunScores(
         episodes=len(step),
         last_episode_step=float(step[-1]),
@@ -101,4 +110,8 @@ def score_run(episodes: pd.DataFrame, final_frac: float = FINAL_FRAC,
         min_epsilon=float(np.nanmin(epsilon)) if np.isfinite(epsilon).any() else float("nan"),
         final_loss=_nanmean(col["loss"][final]),
         final_q=_nanmean(col["q"][final]),
+        evaluations=int(evals["env_step"].nunique()),
+        eval_final_reward=eval_final["reward"],
+        eval_final_x_pos=eval_final["x_pos"],
+        eval_final_flag_rate=eval_final["flag_rate"],
     )

@@ -68,6 +68,15 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
             row[f"{m}_ci_lo"], row[f"{m}_ci_hi"] = ci if ci else (np.nan, np.nan)
             row[f"{m}_mean"] = mean
             row[f"{m}_std"] = np.nan if std is None else std
+        # Near-greedy evaluation scores, from the runs that have evals.csv.
+        evaluated = [s for s in used if s.evaluations]
+        row["evaluated"] = len(evaluated)
+        for m in METRICS:
+            values = [getattr(s, f"eval_final_{m}") for s in evaluated]
+            ci = bootstrap_ci(values, rng, "iqm", n_boot)
+            row[f"eval_{m}_iqm"] = iqm(values)
+            row[f"eval_{m}_ci_lo"], row[f"eval_{m}_ci_hi"] = ci if ci else (np.nan, np.nan)
+        row["eval_flag_rate"] = _mean([s.eval_final_flag_rate for s in evaluated])
         row["flag_rate"] = _mean([s.final_flag_rate for s in used])
         row["flag_seeds"] = sum(s.ever_flag for s in used)
         row["auc_x_pos"] = _mean([s.auc_x_pos for s in used])

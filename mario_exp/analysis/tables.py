@@ -66,6 +66,17 @@ def fmt_iqm(row: pd.Series, metric: str) -> str:
     return f"{value} [{fmt_num(row[f'{metric}_ci_lo'])}, {fmt_num(row[f'{metric}_ci_hi'])}]"
 
 
+def fmt_eval_iqm(row: pd.Series, metric: str) -> str:
+    """The near-greedy evaluation's final score: IQM with its 95% CI over the evaluated seeds."""
+    n = int(row["evaluated"])
+    if n == 0:
+        return DASH
+    value = fmt_num(row[f"eval_{metric}_iqm"])
+    if n == 1:
+        return f"{value} (1 seed: no CI)"
+    return f"{value} [{fmt_num(row[f'eval_{metric}_ci_lo'])}, {fmt_num(row[f'eval_{metric}_ci_hi'])}]"
+
+
 def fmt_mean_std(row: pd.Series, metric: str) -> str:
     """mean +- sample std; a single seed has no std."""
     n = int(row["scored"])
@@ -161,6 +172,9 @@ def scores_table(summary: pd.DataFrame, swept: list[str], metric: str, threshold
     for m in order:
         cols[f"final {m} IQM [95% CI]"] = _per_row(summary, lambda r, m=m: fmt_iqm(r, m))
         cols[f"final {m} mean +- std"] = _per_row(summary, lambda r, m=m: fmt_mean_std(r, m))
+    if summary["evaluated"].sum() > 0:  # only sweeps with evaluation get these columns
+        cols[f"eval final {metric} IQM [95% CI]"] = _per_row(summary, lambda r: fmt_eval_iqm(r, metric))
+        cols["eval flag rate"] = summary["eval_flag_rate"].map(fmt_num)
     cols["flag rate"] = summary["flag_rate"].map(fmt_num)
     cols["flag seeds"] = _per_row(
         summary, lambda r: f"{int(r['flag_seeds'])}/{int(r['scored'])}" if r["scored"] else DASH)
