@@ -137,6 +137,7 @@ def main() -> None:
                         help="step the emulator in the trainer's process (trainer.env_worker=false)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--no-compression", action="store_true", help="agent.replay_compression=false")
+    parser.add_argument("--num-envs", type=int, default=1, help="env.num_envs for the training figure")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 1M-transition RSS figure (~1 min)")
     args = parser.parse_args()
     config = Config()  # the tutorial's hyperparameters
@@ -156,7 +157,7 @@ def main() -> None:
     print(f"env_steps_per_second {sps:.1f} steps/s (1 env, in process)")
     print(f"env_overhead_over_emulator {(raw_steps / sps - 1) * 100:.1f} %")
     for num_envs in (1, 2):
-        vsps = vector_env_steps_per_second(config, num_envs, 1200, rng)
+        vsps = vector_env_steps_per_second(config, num_envs, 3000, rng)
         print(f"env_steps_per_second_{num_envs}_workers {vsps:.1f} steps/s "
               f"({vsps / raw_steps:.2f}x the bare emulator)")
 
@@ -183,10 +184,12 @@ def main() -> None:
     config.agent.burnin = args.burnin
     config.trainer.total_steps = args.burnin + args.train_steps
     config.trainer.log_every = config.trainer.total_steps
+    config.trainer.eval_every = None  # the training loop's own speed, without evaluation episodes
+    config.env.num_envs = args.num_envs
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train(config, Path(run_dir), run_name="bench")
     print(f"train_steps_per_second {summary.learning_steps_per_second:.1f} steps/s "
-          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision})")
+          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision}, {args.num_envs} envs)")
 
     if not args.skip_rss:
         rss = replay_peak_rss_bytes(1_000_000)
