@@ -24,9 +24,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def epsilon_at(step: int, epsilon: EpsilonConfig) -> float:
-    """Exploration rate for the step-th action (1-based): the tutorial multiplies epsilon by
-    `decay` after every action, so its k-th action uses start * decay ** (k - 1)."""
+def epsilon_at(step: int, epsilon: EpsilonConfig, total_steps: int) -> float:
+    """Exploration rate for the step-th action (1-based) of a run of `total_steps` steps.
+
+    exponential: the tutorial multiplies epsilon by `decay` after every action, so its k-th
+    action uses start * decay ** (k - 1), floored at min. linear: the first action uses start,
+    and epsilon falls in equal steps to min over `fraction` of the budget, then stays there.
+    """
+    if epsilon.schedule == "linear":
+        progress = min(1.0, (step - 1) / (epsilon.fraction * total_steps))
+        return epsilon.start + (epsilon.min - epsilon.start) * progress
     return max(epsilon.min, epsilon.start * epsilon.decay ** (step - 1))
 
 

@@ -283,7 +283,7 @@ class Trainer:
         """One agent step; returns whether the learner is past its burn-in."""
         agent_cfg, p = self.config.agent, self.progress
         p.step += 1
-        epsilon = epsilon_at(p.step, agent_cfg.epsilon)
+        epsilon = epsilon_at(p.step, agent_cfg.epsilon, self.config.trainer.total_steps)
         action = self.agent.act(self.stack.state, epsilon, self.rng)
         # Learn while the emulator plays the action (in the env worker process, when there is
         # one): this step's update samples the transitions stored before it.
@@ -321,7 +321,7 @@ class Trainer:
     def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
         p = self.progress
         loss, q = p.interval_tally.means()
-        epsilon = epsilon_at(p.step, self.config.agent.epsilon)
+        epsilon = epsilon_at(p.step, self.config.agent.epsilon, self.config.trainer.total_steps)
         logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
                                  "train/lr": self.agent.lr, "perf/steps_per_second": steps_per_second})
         logbook.status("running", p.step, p.episode)
