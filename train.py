@@ -119,7 +119,9 @@ def run(cfg: DictConfig) -> float:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
+    job_num = hydra_cfg.job.num if multirun else 0  # a single run has no job number
     if LEDGER.stop_requested(sweep_dir):
         log.info("not started: the command was asked to stop")
         return math.nan
@@ -127,12 +129,12 @@ def run(cfg: DictConfig) -> float:
         outcome = train_job(cfg, run_dir)
     except TrainingInterrupted as exc:
         hint = f"hydra.run.dir={run_dir}" if sweep_dir is None else f"hydra.sweep.dir={sweep_dir}"
-        LEDGER.record(sweep_dir, hydra_cfg.job.num, Outcome(
+        LEDGER.record(sweep_dir, job_num, Outcome(
             128 + exc.signum, f"interrupted by {exc}; to resume, run the same command with {hint}"))
         if os.getpid() == MAIN_PID:
             raise  # the basic launcher runs jobs here: the signal stops the whole command at once
         return math.nan  # a job of its own (a cluster's time limit): the others go on
-    LEDGER.record(sweep_dir, hydra_cfg.job.num, outcome)
+    LEDGER.record(sweep_dir, job_num, outcome)
     return final_x_pos(run_dir) if outcome.status == 0 else math.nan
 
 

@@ -32,8 +32,10 @@ def epsilon_at(step: int, epsilon: EpsilonConfig, total_steps: int) -> float:
     and epsilon falls in equal steps to min over `fraction` of the budget, then stays there.
     """
     if epsilon.schedule == "linear":
-        progress = min(1.0, (step - 1) / (epsilon.fraction * total_steps))
-        return epsilon.start + (epsilon.min - epsilon.start) * progress
+        span = epsilon.fraction * total_steps
+        if step - 1 >= span:
+            return epsilon.min  # exactly: start + (min - start) * 1.0 can round above it
+        return epsilon.start + (epsilon.min - epsilon.start) * (step - 1) / span
     return max(epsilon.min, epsilon.start * epsilon.decay ** (step - 1))
 
 

@@ -28,6 +28,7 @@ from mario_exp.config import (Config, ConfigError, register_schema, schema_type,
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 # OmegaConf's names for the types of Hydra's own (and its plugins') structured configs.
 _OMEGACONF_TYPES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
                     "String": "a string"}
@@ -114,11 +115,16 @@ def _unknown_hydra_key(full_key: str, overrides: list[str], config_name: str) ->
     return f"{full_key}: unknown key; {parent} has {', '.join(allowed)}"
 
 
-def check_launcher(launcher: DictConfig) -> None:
-    """What the launcher would only reject once jobs are due to start."""
+def check_launch(hydra_cfg: DictConfig) -> None:
+    """What the launcher or the sweeper would only reject once jobs are due to start."""
+    launcher, sweeper = hydra_cfg.launcher, hydra_cfg.sweeper
     if launcher.get("_target_") == JOBLIB_LAUNCHER and launcher.n_jobs == 0:
         raise ConfigError("hydra.launcher.n_jobs=0: must be a number of parallel jobs >= 1, or "
                           "negative: -1 for one job per core, -2 for all cores but one")
+    # train.py's task returns one number, the final x_pos: a search has one direction.
+    if sweeper.get("_target_") == OPTUNA_SWEEPER and sweeper.direction not in ("maximize", "minimize"):
+        raise ConfigError(f"hydra.sweeper.direction={sweeper.direction!r}: must be maximize (the "
+                          "final x_pos, as experiment=hparams_search does) or minimize")
 
 
 def check_output_dir(key: str, path: Path) -> None:
@@ -159,7 +165,7 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
         hydra_overrides = [text for text, o in zip(args.overrides, parsed) if o.is_hydra_override()]
         hydra_cfg = _composed(lambda: compose(config_name, overrides=fixed, return_hydra_config=True).hydra,
                               fixed, config_name)
-        check_launcher(hydra_cfg.launcher)
+        check_launch(hydra_cfg)
         for job in job_overrides(hydra_cfg.sweeper, args.overrides, args.multirun, parser):
             overrides = hydra_overrides + job
             configs.append(_composed(lambda: to_config(compose(config_name, overrides=overrides)),
