@@ -168,7 +168,7 @@ def report(outcomes: list[Outcome], signals: list[int]) -> int:
     for outcome in failed:
         print(f"train.py: error: {outcome.line}", file=sys.stderr)
     if interrupted:
-        more = f" ({len(interrupted) - 1} more jobs were interrupted)" if len(interrupted) > 1 else ""
+        more = f" ({len(interrupted)} jobs were interrupted)" if len(interrupted) > 1 else ""
         print(f"train.py: {interrupted[0].line}{more}", file=sys.stderr)
         return interrupted[0].status
     if signals:

@@ -86,6 +86,32 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
 
 
+def test_ctrl_c_stops_a_parallel_sweep_after_its_running_jobs_checkpoint(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", *LAUNCHERS["joblib"], "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    # Both running jobs are past their start (signal handlers installed) before the signal.
+    while sum(status(p)["env_step"] >= 100 for p in sweep.glob("*/")
+              if (p / "status.json").exists() and (p / "status.json").read_text()) < 2:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C: the whole process group
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGINT
+    line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
+    assert line.startswith("train.py: interrupted by SIGINT") and f"hydra.sweep.dir={sweep}" in line
+    jobs = {p.name.split("_", 1)[0]: p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    # The two running jobs wrote checkpoints; the third, not started, did not start a run.
+    assert [status(jobs[n])["status"] for n in ("0", "1")] == ["interrupted", "interrupted"]
+    assert not (jobs["2"] / "status.json").exists()
+
+    result = run_train(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert all(status(p)["status"] == "finished" for p in jobs.values())
+
+
 def test_exploration_warning_fires_once_for_the_tutorials_decay_and_not_for_linear(
         smoke_run: Path, tmp_path: Path) -> None:
     warning = "agent.epsilon: the exponential schedule is still at 1.00 at the last of 400 steps"
