@@ -140,18 +140,18 @@ def run(cfg: DictConfig) -> float:
 
 @contextmanager
 def stop_jobs_on_signal() -> Iterator[list[int]]:
-    """While the launcher runs, SIGINT/SIGTERM in this process ask the jobs not yet started to
-    skip themselves; the running ones got the signal too (one process group) and checkpoint.
-    Waiting for them, rather than dying, lets their checkpoints complete. A second signal
-    stops at once."""
+    """While a sweep's launcher runs, SIGINT/SIGTERM in this process ask the jobs not yet
+    started to skip themselves; the running ones got the signal too (one process group) and
+    checkpoint. Waiting for them, rather than dying, lets their checkpoints complete. A second
+    signal, or one outside a sweep and outside training (which checkpoints), stops at once."""
     received: list[int] = []
 
     def request_stop(signum: int, _frame: Any) -> None:
-        if received:
-            raise KeyboardInterrupt
+        first = not received
         received.append(signum)
-        if LEDGER.folder is not None:
-            LEDGER.request_stop(LEDGER.folder.parent)
+        if not first or LEDGER.folder is None:
+            raise KeyboardInterrupt
+        LEDGER.request_stop(LEDGER.folder.parent)
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -204,6 +204,11 @@ def main() -> None:
             run()
         except TrainingInterrupted:
             pass  # a job running in this process was interrupted; its outcome is recorded
+        except KeyboardInterrupt:
+            name = signal.Signals(signals[0]).name if signals else "SIGINT"
+            print(f"train.py: interrupted by {name} before a checkpoint could be written; rerun "
+                  "the same command to resume from the last one", file=sys.stderr)
+            sys.exit(128 + (signals[0] if signals else signal.SIGINT))
     sys.exit(report(LEDGER.outcomes(), signals))
 
 

@@ -64,7 +64,11 @@ def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
     """The override list of each job the command line may start: the sweeper's `params` (a
     preset's seeds, a search space), then the command line's task overrides, which replace a
     param of the same key, as Hydra's sweepers merge them; then every combination."""
-    params = sweeper.get("params") or {} if multirun else {}
+    params = sweeper.get("params") or {}
+    if params and not multirun:
+        # Without -m Hydra ignores them and would quietly run one job of the preset's defaults.
+        raise ConfigError(f"hydra.sweeper.params: this preset sweeps {', '.join(params)}; run it "
+                          "with -m (--multirun)")
     texts = [f"{key}={value}" for key, value in params.items()]
     parsed = _parse(texts, parser) + _parse(overrides, parser)
     by_key: dict[str, list[str]] = {}

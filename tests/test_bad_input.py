@@ -32,6 +32,8 @@ CASES = [
     (["agent.epsilon.fraction=1.5"], ["agent.epsilon.fraction", "(0, 1]"]),
     # A preset's own sweep (its seeds) is checked like the command line's.
     (["-m", "experiment=compare_batch_size", "agent.burnin=60000"], ["agent.burnin", "agent.memory_size"]),
+    # A preset that sweeps its seeds runs only as a sweep.
+    (["experiment=compare_scheduler"], ["hydra.sweeper.params", "scheduler, seed", "-m"]),
     # Launchers.
     (["-m", "hydra/launcher=nope"], ["hydra/launcher=nope", "basic", "joblib", "submitit_local", "slurm"]),
     (["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], ["hydra.launcher.n_jobs", "an integer"]),
