@@ -2,6 +2,7 @@
 
     python train.py                                         # one run into outputs/runs/
     python train.py -m agent.batch_size=32,64 seed=1,2,3    # a sweep into outputs/multirun/
+    python train.py -m experiment=compare_batch_size hydra/launcher=joblib   # a preset, in parallel
     python train.py --help                                  # the config groups and keys
 
 Every job of the command line is composed and validated before any starts; a bad override
@@ -11,25 +12,30 @@ an existing run folder (hydra.run.dir=... or hydra.sweep.dir=...) resumes it.
 from __future__ import annotations
 
 import logging
+import math
+import multiprocessing
+import os
+import signal
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator, Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from mario_exp.config import ConfigError, register_schema, to_config
+from mario_exp.config import Config, ConfigError, register_schema, to_config
+from mario_exp.outcomes import LEDGER, Outcome
 from mario_exp.preflight import compose_jobs
 
-CONF_DIR = Path(__file__).resolve().parent / "conf"
+REPO = Path(__file__).resolve().parent
+CONF_DIR = REPO / "conf"
 log = logging.getLogger("train")
-
-# Jobs that failed, as (exit status, one line); reported once every job of a sweep has run.
-FAILED: list[tuple[int, str]] = []
-# How to resume the job that is running, for the message if it is interrupted.
-RESUME_HINT: list[str] = []
+# The process that runs main(); jobs of the joblib, submitit and ray launchers run in others.
+MAIN_PID: Optional[int] = None
 
 
 def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
@@ -43,38 +49,138 @@ def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
     OmegaConf.save(hydra_cfg.overrides.task, folder / "overrides.yaml")
 
 
-@hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def run(cfg: DictConfig) -> None:
+def warn_if_exploration_never_decays(config: Config) -> None:
+    """A policy that still acts at random half the time by its last step measures exploration
+    noise, not learning (the tutorial's decay at any CPU budget)."""
+    from mario_exp.agent import epsilon_at
+
+    total = config.trainer.total_steps
+    final = epsilon_at(total, config.agent.epsilon, total)
+    if final >= 0.5:
+        log.warning("agent.epsilon: the %s schedule is still at %.2f at the last of %d steps, never "
+                    "below 0.5: this run's policy stays near random (agent.epsilon.schedule=linear "
+                    "decays within the budget; see experiment=quick)",
+                    config.agent.epsilon.schedule, final, total)
+
+
+def prepare_env_worker(config: Config) -> None:
+    """joblib's loky workers run with a multiprocessing start method of loky's own. A process
+    they spawn (trainer.env_worker's emulator) inherits that name but cannot resolve it
+    ("cannot find context for 'loky'") and dies before it starts; go back to a standard one."""
+    method = multiprocessing.get_start_method(allow_none=True)
+    if config.trainer.env_worker and method not in (None, *multiprocessing.get_all_start_methods()):
+        multiprocessing.set_start_method("spawn", force=True)
+
+
+def final_x_pos(run_dir: Path) -> float:
+    """The run's score for a hyperparameter search: mean x_pos over its final window."""
+    from mario_exp.final_window import final_metrics
+
+    return final_metrics(run_dir / "episodes.csv")["final/x_pos"]
+
+
+def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
+    """Train (or resume) one run folder. Every way it can end becomes an Outcome, but an
+    interrupt, which raises TrainingInterrupted (a BaseException, like KeyboardInterrupt)."""
     # torch loads here, after the cheap checks of main().
     from mario_exp.checkpoint import CheckpointError
     from mario_exp.trainer import TrainingDiverged, already_finished, load_resume_point, train
 
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    RESUME_HINT[:] = [f"hydra.sweep.dir={run_dir.parent}" if multirun else f"hydra.run.dir={run_dir}"]
     config = to_config(cfg)
+    prepare_env_worker(config)
     try:
         resume = load_resume_point(config, run_dir)
         if resume is not None:
             step, episodes = resume["progress"]["step"], resume["progress"]["episode"]
             if already_finished(config, step, episodes):
                 log.info("already finished at step %d; nothing to do", step)
-                return
+                return Outcome(0)
+        warn_if_exploration_never_decays(config)
         save_hydra_files(run_dir, cfg)
         train(config, run_dir, run_name=",".join(hydra_cfg.overrides.task) or "defaults", resume=resume)
+        return Outcome(0)
     except CheckpointError as exc:      # bad input: the run folder is left as it was
-        FAILED.append((2, str(exc)))
+        return Outcome(2, str(exc))
     except TrainingDiverged as exc:
-        FAILED.append((1, f"{run_dir}: {exc}"))
+        return Outcome(1, f"{run_dir}: {exc}")
     except Exception as exc:            # a bug: keep the traceback in the job's log
         with open(run_dir / f"{hydra_cfg.job.name}.log", "a") as job_log:
             traceback.print_exc(file=job_log)
-        FAILED.append((1, f"{run_dir}: {type(exc).__name__}: {exc} (traceback in its "
-                          f"{hydra_cfg.job.name}.log)"))
+        return Outcome(1, f"{run_dir}: {type(exc).__name__}: {exc} (traceback in its "
+                          f"{hydra_cfg.job.name}.log)")
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def run(cfg: DictConfig) -> float:
+    """One job. Returns the run's final-window mean x_pos (NaN when it did not finish), the
+    value a hyperparameter search (experiment=hparams_search) maximises."""
+    from mario_exp.trainer import TrainingInterrupted
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
+    job_num = hydra_cfg.job.num if multirun else 0  # a single run has no job number
+    if LEDGER.stop_requested(sweep_dir):
+        log.info("not started: the command was asked to stop")
+        return math.nan
+    try:
+        outcome = train_job(cfg, run_dir)
+    except TrainingInterrupted as exc:
+        hint = f"hydra.run.dir={run_dir}" if sweep_dir is None else f"hydra.sweep.dir={sweep_dir}"
+        LEDGER.record(sweep_dir, job_num, Outcome(
+            128 + exc.signum, f"interrupted by {exc}; to resume, run the same command with {hint}"))
+        if os.getpid() == MAIN_PID:
+            raise  # the basic launcher runs jobs here: the signal stops the whole command at once
+        return math.nan  # a job of its own (a cluster's time limit): the others go on
+    LEDGER.record(sweep_dir, job_num, outcome)
+    return final_x_pos(run_dir) if outcome.status == 0 else math.nan
+
+
+@contextmanager
+def stop_jobs_on_signal() -> Iterator[list[int]]:
+    """While a sweep's launcher runs, SIGINT/SIGTERM in this process ask the jobs not yet
+    started to skip themselves; the running ones got the signal too (one process group) and
+    checkpoint. Waiting for them, rather than dying, lets their checkpoints complete. A second
+    signal, or one outside a sweep and outside training (which checkpoints), stops at once."""
+    received: list[int] = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        first = not received
+        received.append(signum)
+        if not first or LEDGER.folder is None:
+            raise KeyboardInterrupt
+        LEDGER.request_stop(LEDGER.folder.parent)
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def report(outcomes: list[Outcome], signals: list[int]) -> int:
+    """One line per failed job, then how to resume an interrupted command; the exit status."""
+    failed = [o for o in outcomes if o.status in (1, 2)]
+    interrupted = [o for o in outcomes if o.status > 128]
+    for outcome in failed:
+        print(f"train.py: error: {outcome.line}", file=sys.stderr)
+    if interrupted:
+        more = f" ({len(interrupted)} jobs were interrupted)" if len(interrupted) > 1 else ""
+        print(f"train.py: {interrupted[0].line}{more}", file=sys.stderr)
+        return interrupted[0].status
+    if signals:
+        where = f"hydra.sweep.dir={LEDGER.folder.parent}" if LEDGER.folder else "the same run folder"
+        print(f"train.py: interrupted by {signal.Signals(signals[0]).name}; to resume, run the same "
+              f"command with {where}", file=sys.stderr)
+        return 128 + signals[0]
+    return max((o.status for o in failed), default=0)
 
 
 def main() -> None:
+    global MAIN_PID
     register_schema()
     try:
         configs = compose_jobs(sys.argv[1:], CONF_DIR)
@@ -89,16 +195,21 @@ def main() -> None:
 
     from mario_exp.trainer import TrainingInterrupted
 
-    try:
-        run()
-    except TrainingInterrupted as exc:
-        print(f"train.py: interrupted by {exc}; to resume, run the same command with "
-              f"{RESUME_HINT[0]}", file=sys.stderr)
-        sys.exit(128 + exc.signum)
-    for _, line in FAILED:
-        print(f"train.py: error: {line}", file=sys.stderr)
-    if FAILED:
-        sys.exit(max(status for status, _ in FAILED))
+    MAIN_PID = os.getpid()
+    # The submitit and ray launchers start jobs as new Python processes (on a cluster, on other
+    # machines, with this environment): they must import this checkout's mario_exp, as train.py does.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    with stop_jobs_on_signal() as signals:
+        try:
+            run()
+        except TrainingInterrupted:
+            pass  # a job running in this process was interrupted; its outcome is recorded
+        except KeyboardInterrupt:
+            name = signal.Signals(signals[0]).name if signals else "SIGINT"
+            print(f"train.py: interrupted by {name} before a checkpoint could be written; rerun "
+                  "the same command to resume from the last one", file=sys.stderr)
+            sys.exit(128 + (signals[0] if signals else signal.SIGINT))
+    sys.exit(report(LEDGER.outcomes(), signals))
 
 
 if __name__ == "__main__":

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser  # the parser @hydra.main itself uses (hydra 1.3)
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from mario_exp.config import (Config, ConfigError, register_schema, schema_type, to_config,
                               unknown_key_message)
 
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+# OmegaConf's names for the types of Hydra's own (and its plugins') structured configs.
+_OMEGACONF_TYPES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
+                    "String": "a string"}
+T = TypeVar("T")
 
-def _parse(overrides: list[str]) -> list:
-    parser = OverridesParser.create()
+
+def _parse(overrides: list[str], parser: OverridesParser) -> list[Override]:
     parsed = []
     for text in overrides:
         try:
@@ -34,22 +45,46 @@ def _parse(overrides: list[str]) -> list:
     return parsed
 
 
-def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """The override list of each job the command line starts (the Cartesian product of sweeps)."""
-    choices: list[list[str]] = []
-    for override, text in zip(_parse(overrides), overrides):
-        if not override.is_sweep_override():
-            choices.append([text])
-        elif not multirun:
+def _candidates(override: Override) -> list[str]:
+    """The values of one key that the jobs may get, as overrides. A sweep gives each of its
+    values (choice, range, glob); an interval, a search space of the optuna sweeper, gives its
+    two bounds: the schema's checks are ranges, so a space whose bounds pass passes whole."""
+    key = override.get_key_element()
+    if not override.is_sweep_override():
+        return [f"{key}={override.get_value_element_as_str()}"]
+    if override.is_interval_sweep():
+        space = override.value()
+        whole = "int" in space.tags or (isinstance(space.start, int) and isinstance(space.end, int))
+        return [f"{key}={int(bound) if whole else float(bound)}" for bound in (space.start, space.end)]
+    return [f"{key}={value}" for value in override.sweep_string_iterator()]
+
+
+def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
+                  parser: OverridesParser) -> list[list[str]]:
+    """The override list of each job the command line may start: the sweeper's `params` (a
+    preset's seeds, a search space), then the command line's task overrides, which replace a
+    param of the same key, as Hydra's sweepers merge them; then every combination."""
+    params = sweeper.get("params") or {}
+    if params and not multirun:
+        # Without -m Hydra ignores them and would quietly run one job of the preset's defaults.
+        raise ConfigError(f"hydra.sweeper.params: this preset sweeps {', '.join(params)}; run it "
+                          "with -m (--multirun)")
+    texts = [f"{key}={value}" for key, value in params.items()]
+    parsed = _parse(texts, parser) + _parse(overrides, parser)
+    by_key: dict[str, list[str]] = {}
+    for override, text in zip(parsed, texts + overrides):
+        if override.is_hydra_override():
+            continue  # in every job's composition already (see compose_jobs)
+        if override.is_sweep_override() and not multirun:
             raise ConfigError(f"{text}: a sweep over several values needs -m (--multirun)")
-        elif override.is_discrete_sweep() and override.value_type.name != "GLOB_CHOICE_SWEEP":
-            key = override.get_key_element()
-            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
-        # Glob and interval sweeps are left to their sweeper; the other keys are still checked.
-    return [list(job) for job in itertools.product(*choices)]
+        if override.is_interval_sweep() and sweeper.get("_target_") == BASIC_SWEEPER:
+            raise ConfigError(f"{text}: an interval is a search space; search it with "
+                              "hydra/sweeper=optuna (see experiment=hparams_search)")
+        by_key[override.get_key_element()] = _candidates(override)
+    return [list(job) for job in itertools.product(*by_key.values())]
 
 
-def explain(exc: Exception, overrides: list[str]) -> str:
+def explain(exc: Exception, overrides: list[str], config_name: str) -> str:
     """One line for a Hydra or OmegaConf composition error."""
     if isinstance(exc, ConfigError):
         return str(exc)
@@ -59,13 +94,41 @@ def explain(exc: Exception, overrides: list[str]) -> str:
     cause = exc.__cause__ if isinstance(exc, ConfigCompositionException) else exc
     full_key = getattr(cause, "full_key", None)
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and full_key:
+        if full_key.startswith("hydra."):
+            return _unknown_hydra_key(full_key, overrides, config_name)
         return unknown_key_message(full_key)
     if isinstance(cause, ValidationError) and full_key:
         given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[-1] for o in overrides}
         value = given.get(full_key, "the given value")
+        if full_key.startswith("hydra."):
+            wanted = re.search(r"converted to (\w+)", str(cause))
+            kind = _OMEGACONF_TYPES.get(wanted.group(1), wanted.group(1)) if wanted else "of another type"
+            return f"{full_key}={value!r}: must be {kind}"
         return f"{full_key}={value!r}: must be {schema_type(full_key)}"
     lines = [line for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def _unknown_hydra_key(full_key: str, overrides: list[str], config_name: str) -> str:
+    """`hydra.launcher.n_job: unknown key; hydra.launcher has n_jobs, backend, ...`, for the
+    launcher and sweeper the command line chose."""
+    groups = [o for o in overrides if o.startswith("hydra/")]
+    parent = full_key.rpartition(".")[0]
+    node = OmegaConf.select(compose(config_name, overrides=groups, return_hydra_config=True), parent)
+    allowed = [str(k) for k in node.keys() if not str(k).startswith("_")] if isinstance(node, DictConfig) else []
+    return f"{full_key}: unknown key; {parent} has {', '.join(allowed)}"
+
+
+def check_launch(hydra_cfg: DictConfig) -> None:
+    """What the launcher or the sweeper would only reject once jobs are due to start."""
+    launcher, sweeper = hydra_cfg.launcher, hydra_cfg.sweeper
+    if launcher.get("_target_") == JOBLIB_LAUNCHER and launcher.n_jobs == 0:
+        raise ConfigError("hydra.launcher.n_jobs=0: must be a number of parallel jobs >= 1, or "
+                          "negative: -1 for one job per core, -2 for all cores but one")
+    # train.py's task returns one number, the final x_pos: a search has one direction.
+    if sweeper.get("_target_") == OPTUNA_SWEEPER and sweeper.direction not in ("maximize", "minimize"):
+        raise ConfigError(f"hydra.sweeper.direction={sweeper.direction!r}: must be maximize (the "
+                          "final x_pos, as experiment=hparams_search does) or minimize")
 
 
 def check_output_dir(key: str, path: Path) -> None:
@@ -97,15 +160,31 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
     configs = []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        for job in job_overrides(args.overrides, args.multirun):
-            try:
-                configs.append(to_config(compose(config_name, overrides=job)))
-            except (ConfigError, OmegaConfBaseException, ConfigCompositionException,
-                    MissingConfigException, OverrideParseException) as exc:
-                raise ConfigError(explain(exc, job)) from None
+        # glob(...) sweeps over a group's options need the config loader to list them.
+        parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+        parsed = _parse(args.overrides, parser)
+        # What Hydra composes before the sweeper starts: the command line without its sweeps.
+        # It holds the launcher, the sweeper and its params (a preset's seeds, a search space).
+        fixed = [text for text, o in zip(args.overrides, parsed) if not o.is_sweep_override()]
+        hydra_overrides = [text for text, o in zip(args.overrides, parsed) if o.is_hydra_override()]
+        hydra_cfg = _composed(lambda: compose(config_name, overrides=fixed, return_hydra_config=True).hydra,
+                              fixed, config_name)
+        check_launch(hydra_cfg)
+        for job in job_overrides(hydra_cfg.sweeper, args.overrides, args.multirun, parser):
+            overrides = hydra_overrides + job
+            configs.append(_composed(lambda: to_config(compose(config_name, overrides=overrides)),
+                                     overrides, config_name))
         if configs:
-            hydra_cfg = compose(config_name, overrides=job, return_hydra_config=True).hydra
             key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
             check_output_dir(key, Path(hydra_cfg.sweep.dir if args.multirun else hydra_cfg.run.dir))
     GlobalHydra.instance().clear()
     return configs
+
+
+def _composed(make: Callable[[], T], overrides: list[str], config_name: str) -> T:
+    """make() (a composition), with its errors turned into one ConfigError line."""
+    try:
+        return make()
+    except (ConfigError, OmegaConfBaseException, ConfigCompositionException,
+            MissingConfigException, OverrideParseException) as exc:
+        raise ConfigError(explain(exc, overrides, config_name)) from None

@@ -298,7 +298,7 @@ class Trainer:
         """One step in every env; returns whether the learner is past its burn-in."""
         agent_cfg, p = self.config.agent, self.progress
         steps = range(p.step + 1, p.step + 1 + self.env.num_envs)  # this iteration's step numbers
-        epsilons = [epsilon_at(step, agent_cfg.epsilon) for step in steps]
+        epsilons = [epsilon_at(step, agent_cfg.epsilon, self.config.trainer.total_steps) for step in steps]
         actions = self.agent.act(self.stacks.states, epsilons, self.rng)
         # Learn while the emulators play the actions (in their worker processes, when there
         # are): this iteration's updates sample the transitions stored before it.
@@ -346,7 +346,7 @@ class Trainer:
     def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
         p = self.progress
         loss, q = p.interval_tally.means()
-        epsilon = epsilon_at(p.step, self.config.agent.epsilon)
+        epsilon = epsilon_at(p.step, self.config.agent.epsilon, self.config.trainer.total_steps)
         logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
                                  "train/lr": self.agent.lr, "perf/steps_per_second": steps_per_second})
         logbook.status("running", p.step, p.episode)

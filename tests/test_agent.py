@@ -111,9 +111,25 @@ def test_epsilon_follows_the_tutorials_decay() -> None:
     for _ in range(1000):  # the tutorial: act with the rate, then rate *= decay
         by_loop.append(rate)
         rate = max(0.1, rate * 0.99999975)
-    assert np.allclose([epsilon_at(k, eps) for k in range(1, 1001)], by_loop, rtol=1e-12)
-    assert 0.93 < epsilon_at(250_000, eps) < 0.95      # why the tutorial's policy stays near random
-    assert epsilon_at(10**8, eps) == 0.1
+    # The exponential schedule ignores the budget, as the tutorial's does.
+    assert np.allclose([epsilon_at(k, eps, 1000) for k in range(1, 1001)], by_loop, rtol=1e-12)
+    assert 0.93 < epsilon_at(250_000, eps, 250_000) < 0.95  # why the tutorial's policy stays near random
+    assert epsilon_at(10**8, eps, 10**8) == 0.1
+
+
+def test_linear_epsilon_reaches_min_at_its_fraction_of_the_budget() -> None:
+    eps = EpsilonConfig(schedule="linear", start=1.0, min=0.05, fraction=0.5)
+    total = 1000
+    assert epsilon_at(1, eps, total) == 1.0
+    # Half-way through its 500 decaying steps, half-way between start and min.
+    assert np.isclose(epsilon_at(251, eps, total), (1.0 + 0.05) / 2)
+    assert np.isclose(epsilon_at(501, eps, total), 0.05)
+    assert {epsilon_at(k, eps, total) for k in range(501, total + 1)} == {epsilon_at(501, eps, total)}
+    falling = [epsilon_at(k, eps, total) for k in range(1, 502)]
+    assert all(a > b for a, b in zip(falling, falling[1:]))
+    # fraction=1: still falling at the budget's last step, one decrement (0.9 / 1000) above min.
+    whole = EpsilonConfig(schedule="linear", start=1.0, min=0.1, fraction=1.0)
+    assert np.isclose(epsilon_at(total, whole, total), 0.1 + 0.9 / total)
 
 
 def test_step_scheduler_decays_per_learn_update() -> None:

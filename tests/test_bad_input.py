@@ -35,6 +35,24 @@ CASES = [
     (["agent.replay_compression=maybe"], ["agent.replay_compression", "true or false"]),
     # In a sweep, a bad value in any job stops the whole sweep before the first job starts.
     (["-m", "experiment=smoke", "env.world=1,9"], ["env.world", "1..8"]),
+    # Exploration schedules.
+    (["agent.epsilon.schedule=cosine"], ["agent.epsilon.schedule", "exponential, linear"]),
+    (["agent.epsilon.schedule=linear", "agent.epsilon.fraction=0"], ["agent.epsilon.fraction", "(0, 1]"]),
+    (["agent.epsilon.fraction=1.5"], ["agent.epsilon.fraction", "(0, 1]"]),
+    # A preset's own sweep (its seeds) is checked like the command line's.
+    (["-m", "experiment=compare_batch_size", "agent.burnin=60000"], ["agent.burnin", "agent.memory_size"]),
+    # A preset that sweeps its seeds runs only as a sweep.
+    (["experiment=compare_scheduler"], ["hydra.sweeper.params", "scheduler, seed", "-m"]),
+    # Launchers.
+    (["-m", "hydra/launcher=nope"], ["hydra/launcher=nope", "basic", "joblib", "submitit_local", "slurm"]),
+    (["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], ["hydra.launcher.n_jobs", "an integer"]),
+    (["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"], ["hydra.launcher.n_jobs=0", ">= 1"]),
+    (["-m", "hydra/launcher=joblib", "hydra.launcher.n_job=2"],
+     ["hydra.launcher.n_job", "unknown key", "n_jobs"]),
+    (["-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=soon"],
+     ["hydra.launcher.timeout_min", "an integer"]),
+    # A search space needs a sweeper that searches.
+    (["-m", "agent.lr=interval(0.0001,0.001)"], ["agent.lr=interval", "hydra/sweeper=optuna"]),
 ]
 
 
@@ -75,3 +93,20 @@ def test_bf16_without_bf16_units_is_a_config_error(tmp_path: Path) -> None:
     assert result.stderr.strip() == ("train.py: error: trainer.precision='bf16': this CPU has no bf16 "
                                      "units; use auto or fp32")
     assert not (tmp_path / "outputs").exists()
+
+
+OPTUNA_CASES = [
+    # The bounds of a search space are checked like any value: a log interval reaching lr 0.
+    (["-m", "experiment=hparams_search", "agent.lr=tag(log,interval(0,0.001))"], ["agent.lr=0.0", "> 0"]),
+    (["-m", "experiment=hparams_search", "agent.epsilon.fraction=interval(0.5,2)"],
+     ["agent.epsilon.fraction=2.0", "(0, 1]"]),
+    (["-m", "experiment=hparams_search", "agent.batch_size=choice(32,0)"], ["agent.batch_size=0", ">= 1"]),
+    (["-m", "experiment=hparams_search", "hydra.sweeper.direction=upward"], ["hydra.sweeper.direction"]),
+]
+
+
+@pytest.mark.parametrize("args,words", OPTUNA_CASES, ids=[" ".join(a) for a, _ in OPTUNA_CASES])
+def test_bad_search_space_is_one_clear_line(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
+                        reason="the optuna extra is not installed (pip install -e '.[optuna]')")
+    test_bad_override_is_one_clear_line(tmp_path, args, words)

@@ -79,3 +79,97 @@ def test_smoke_preset_is_tiny_and_consistent() -> None:
 def test_overrides_reach_nested_keys() -> None:
     config = compose_config(["agent.epsilon.decay=0.999", "env.world=4", "env.stage=2", "seed=9"])
     assert (config.agent.epsilon.decay, config.env.world, config.env.stage, config.seed) == (0.999, 4, 2, 9)
+
+
+def compose_with_hydra(overrides: list[str]):
+    register_schema()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=True)
+
+
+COMPARISONS = {  # preset -> (the key it compares, its two values), the maeng99 project's four
+    "compare_batch_size": ("agent.batch_size", "32,64"),
+    "compare_learn_every": ("agent.learn_every", "10,5"),
+    "compare_scheduler": ("scheduler", "none,plateau"),
+    "compare_action_set": ("action_set", "right_only,right_run"),
+}
+
+
+def test_experiment_presets_are_the_issues() -> None:
+    assert options("experiment") == sorted(["smoke", "quick", "hparams_search", *COMPARISONS])
+
+
+def test_quick_preset_explores_linearly_and_stops_exploring_within_its_budget() -> None:
+    from mario_exp.agent import epsilon_at
+
+    config = compose_config(["experiment=quick"])
+    eps, total = config.agent.epsilon, config.trainer.total_steps
+    assert eps.schedule == "linear"
+    assert epsilon_at(total, eps, total) == eps.min < 0.5
+    assert config.agent.burnin < total and config.agent.memory_size >= config.agent.burnin
+    # Still the tutorial's network input, actions and learning hyperparameters.
+    tutorial = compose_config([])
+    assert (config.env, config.action_set, config.scheduler) == (tutorial.env, tutorial.action_set,
+                                                                 tutorial.scheduler)
+    assert (config.agent.batch_size, config.agent.learn_every, config.agent.lr, config.agent.gamma) \
+        == (tutorial.agent.batch_size, tutorial.agent.learn_every, tutorial.agent.lr, tutorial.agent.gamma)
+
+
+@pytest.mark.parametrize("preset", sorted(COMPARISONS))
+def test_comparison_presets_sweep_their_key_over_three_seeds(preset: str) -> None:
+    cfg = compose_with_hydra([f"experiment={preset}"])
+    key, values = COMPARISONS[preset]
+    assert dict(cfg.hydra.sweeper.params) == {key: values, "seed": "1,2,3"}
+    assert cfg.hydra.sweeper._target_.endswith("BasicSweeper")
+    # Everything else is experiment=quick's.
+    assert to_config(cfg_without_hydra(cfg)) == compose_config(["experiment=quick"])
+
+
+def cfg_without_hydra(cfg):
+    from omegaconf import OmegaConf, open_dict
+
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg))  # a copy, no longer read-only
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return OmegaConf.merge(OmegaConf.structured(Config), cfg)
+
+
+@pytest.mark.parametrize("preset", sorted(COMPARISONS))
+def test_preflight_runs_a_presets_seeds_and_the_command_line_replaces_them(preset: str) -> None:
+    from mario_exp.preflight import compose_jobs
+
+    key, values = COMPARISONS[preset]
+    leaf = key if "." in key else f"{key}.name"
+
+    def value(config: Config) -> str:
+        node = config
+        for part in leaf.split("."):
+            node = getattr(node, part)
+        return str(node)
+
+    jobs = compose_jobs(["-m", f"experiment={preset}"], CONF)
+    assert sorted((value(c), c.seed) for c in jobs) == sorted(
+        (v, s) for v in values.split(",") for s in (1, 2, 3))
+    jobs = compose_jobs(["-m", f"experiment={preset}", "seed=7,8"], CONF)
+    assert {c.seed for c in jobs} == {7, 8} and len(jobs) == 4
+
+
+def test_hparams_search_preset_maximises_with_optuna_through_joblib() -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
+                        reason="the optuna extra is not installed (pip install -e '.[optuna]')")
+    cfg = compose_with_hydra(["experiment=hparams_search"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+    assert sweeper.n_jobs == cfg.hydra.launcher.n_jobs  # a batch of trials is one job per worker
+    assert set(sweeper.params) >= {"agent.lr", "agent.batch_size"}
+    assert to_config(cfg_without_hydra(cfg)).trainer == compose_config(["experiment=quick"]).trainer
+
+
+def test_slurm_launcher_preset_sets_the_cluster_keys() -> None:
+    launcher = compose_with_hydra(["hydra/launcher=slurm", "hydra.launcher.partition=gpu"]).hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
+    assert launcher.max_num_timeout >= 1 and launcher.signal_delay_s >= 60
+    for key in ("timeout_min", "gpus_per_node", "array_parallelism", "cpus_per_task", "mem_gb"):
+        assert launcher[key] is not None

@@ -1,0 +1,160 @@
+"""Sweeps through the real joblib and submitit launchers, and an Optuna search: jobs run in
+other processes, land in the same outputs/ layout, resume the same way, and train.py still
+reports every failed job once all have run."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mario_exp.final_window import final_metrics
+from tests.helpers import REPO, run_train
+
+SMOKE = ["experiment=smoke", "seed=7"]
+# The first job diverges at once; the second is smoke_run's config (agent.lr is its default).
+DIVERGING_AND_HEALTHY = ["agent.lr=1e30,0.00025"]
+LAUNCHERS = {
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "submitit_local": ["hydra/launcher=submitit_local"],
+}
+
+
+def episodes_without_clock(run_dir: Path) -> list[str]:
+    return [line.rsplit(",", 1)[0] for line in (run_dir / "episodes.csv").read_text().splitlines()]
+
+
+def status(run_dir: Path) -> dict:
+    return json.loads((run_dir / "status.json").read_text())
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_sweep_through_a_launcher_lands_in_outputs_and_reports_its_failed_job(
+        launcher: str, smoke_run: Path, tmp_path: Path) -> None:
+    args = ["-m", *LAUNCHERS[launcher], *SMOKE, *DIVERGING_AND_HEALTHY]
+    result = run_train(args, tmp_path)
+    # The failure happened in another process; it is still one line, and the exit status.
+    assert result.returncode == 1, result.stderr
+    line, = [x for x in result.stderr.splitlines() if x.startswith("train.py:")]
+    assert line.startswith("train.py: error: ") and "agent.lr=1e+30" in line and "loss became" in line
+    sweep, = (tmp_path / "outputs" / "multirun").glob("*/*")
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert [p.name.split("_", 1)[0] for p in jobs] == ["0", "1"]
+    diverged, healthy = jobs
+    assert status(diverged)["status"] == "failed" and status(healthy)["status"] == "finished"
+    # The emulator ran in its own process inside the launcher's worker (trainer.env_worker),
+    # and the run is the same run as with the basic launcher.
+    assert episodes_without_clock(healthy) == episodes_without_clock(smoke_run)
+    assert (healthy / ".hydra" / "overrides.yaml").is_file() and list(healthy.glob("events.out.tfevents.*"))
+    assert "Traceback" not in result.stderr.split("train.py:")[-1]
+
+    # A rerun in the same folder skips the finished job, as with the basic launcher.
+    again = run_train([*args, f"hydra.sweep.dir={sweep}"], tmp_path)
+    assert again.returncode == 1
+    assert "already finished" in (healthy / "train.log").read_text()
+
+
+def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smoke_run: Path,
+                                                                            tmp_path: Path) -> None:
+    """What a cluster's time limit does: SIGTERM to the job's process (not to train.py), then
+    the job is started again with the same overrides in the same folder."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", *LAUNCHERS["submitit_local"], *SMOKE, "agent.lr=0.00025", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dir = sweep / "0_agent.lr=0.00025,experiment=smoke,seed=7"
+    while not (run_dir / "status.json").exists() or status(run_dir)["env_step"] < 100:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    job_pid, = [int(p.name) for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]
+    os.kill(job_pid, signal.SIGTERM)   # the local executor's job id is its process id
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
+    assert line.startswith("train.py: interrupted by SIGTERM at step ") and f"hydra.sweep.dir={sweep}" in line
+    assert status(run_dir)["status"] == "interrupted"
+
+    result = run_train(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert status(run_dir)["status"] == "finished"
+    assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
+
+
+def test_ctrl_c_stops_a_parallel_sweep_after_its_running_jobs_checkpoint(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", *LAUNCHERS["joblib"], "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    # Both running jobs are past their start (signal handlers installed) before the signal.
+    while sum(status(p)["env_step"] >= 100 for p in sweep.glob("*/")
+              if (p / "status.json").exists() and (p / "status.json").read_text()) < 2:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C: the whole process group
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGINT
+    line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
+    assert line.startswith("train.py: interrupted by SIGINT") and f"hydra.sweep.dir={sweep}" in line
+    jobs = {p.name.split("_", 1)[0]: p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    # The two running jobs wrote checkpoints; the third, not started, did not start a run.
+    assert [status(jobs[n])["status"] for n in ("0", "1")] == ["interrupted", "interrupted"]
+    assert not (jobs["2"] / "status.json").exists()
+
+    result = run_train(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert all(status(p)["status"] == "finished" for p in jobs.values())
+
+
+def test_exploration_warning_fires_once_for_the_tutorials_decay_and_not_for_linear(
+        smoke_run: Path, tmp_path: Path) -> None:
+    warning = "agent.epsilon: the exponential schedule is still at 1.00 at the last of 400 steps"
+    assert (smoke_run / "train.log").read_text().count(warning) == 1
+    result = run_train(["experiment=smoke", "agent.epsilon.schedule=linear", "trainer.total_steps=150"],
+                       tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir, = (tmp_path / "outputs" / "runs").glob("*/*")
+    assert "agent.epsilon" not in (run_dir / "train.log").read_text() + result.stdout + result.stderr
+    rows = (run_dir / "episodes.csv").read_text().splitlines()[1:]
+    # Linear over half of 150 steps from 1.0 to 0.1: an episode ending after step 76 used 0.1.
+    assert all(float(r.split(",")[6]) == 0.1 for r in rows if int(r.split(",")[0]) > 76)
+
+
+def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
+                        reason="the optuna extra is not installed (pip install -e '.[optuna]')")
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    tiny = ["trainer.total_steps=400", "agent.burnin=100", "agent.memory_size=1000",
+            "trainer.checkpoint_every=200", "trainer.log_every=100"]
+    args = ["-m", "experiment=hparams_search", *tiny, f"hydra.sweeper.storage={storage}"]
+    result = run_train([*args, "hydra.sweeper.n_trials=4"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    sweep, = (tmp_path / "outputs" / "multirun").glob("*/*")
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(jobs) == 4 and all(status(j)["status"] == "finished" for j in jobs)
+    study = optuna.load_study(study_name="mario_x_pos", storage=storage)
+    # Each trial's value is what train.py's task returned: its run's final-window mean x_pos.
+    scores = sorted(final_metrics(j / "episodes.csv")["final/x_pos"] for j in jobs)
+    assert sorted(t.value for t in study.trials) == pytest.approx(scores)
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(max(scores))
+
+    # The same command with the same storage continues the study.
+    more = run_train([*args, "hydra.sweeper.n_trials=2"], tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert len(optuna.load_study(study_name="mario_x_pos", storage=storage).trials) == 6
+
+    # The analysis reads the trials like any sweep: one configuration each.
+    analysis = subprocess.run([sys.executable, str(REPO / "analyze.py"), str(sweep), "--out",
+                               str(tmp_path / "analysis")], cwd=tmp_path, capture_output=True, text=True)
+    assert analysis.returncode == 0, analysis.stderr
+    per_run = (tmp_path / "analysis" / "per_run.csv").read_text().splitlines()
+    assert len(per_run) == 1 + 4
