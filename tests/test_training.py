@@ -141,7 +141,7 @@ def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
 
 
-@pytest.mark.parametrize("override", ["trainer.env_worker=false", "agent.replay_compression=false"])
+@pytest.mark.parametrize("override", ["trainer.env_worker=false", "agent.replay_compression=true"])
 def test_worker_process_and_compression_change_nothing_but_speed(smoke_run: Path, tmp_path: Path,
                                                                  override: str) -> None:
     result = run_train(["experiment=smoke", "seed=7", override], tmp_path)
