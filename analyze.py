@@ -12,34 +12,14 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.pipeline import Options, analyse
 from mario_exp.analysis.scores import FINAL_FRAC, SMOOTH, X_THRESHOLD
 from mario_exp.analysis.summary import METRICS
+from mario_exp.cli import OneLineParser, fail, positive_int
 
 PROG = "analyze.py"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage before its error; the shared CLI convention is one line."""
-
-    def error(self, message: str) -> NoReturn:
-        fail(message)
-
-
-def fail(message: str) -> NoReturn:
-    """Bad input: one line on stderr, exit status 2, no traceback."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -49,7 +29,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-_positive_int.__name__ = "positive integer"  # argparse names the type in its error message
 _fraction.__name__ = "fraction in (0, 1]"
 
 
@@ -77,11 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"x_pos for the steps-to-threshold column (default: {X_THRESHOLD:g})")
     p.add_argument("--final-frac", type=_fraction, default=FINAL_FRAC, metavar="F",
                    help=f"final window as a fraction of env steps (default: {FINAL_FRAC:g})")
-    p.add_argument("--smooth", type=_positive_int, default=SMOOTH, metavar="N",
+    p.add_argument("--smooth", type=positive_int, default=SMOOTH, metavar="N",
                    help=f"episodes in the trailing mean of the curves (default: {SMOOTH})")
-    p.add_argument("--grid", type=_positive_int, default=200, metavar="N",
+    p.add_argument("--grid", type=positive_int, default=200, metavar="N",
                    help="points on the common curve grid (default: 200)")
-    p.add_argument("--bootstrap", type=_positive_int, default=2000, metavar="N",
+    p.add_argument("--bootstrap", type=positive_int, default=2000, metavar="N",
                    help="bootstrap resamples for confidence intervals (default: 2000)")
     p.add_argument("--seed", type=int, default=0,
                    help="rng seed of the bootstrap, for reproducible intervals (default: 0)")
@@ -92,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.grid < 2:
-        fail(f"--grid must be at least 2, got {args.grid}")
+        fail(PROG, f"--grid must be at least 2, got {args.grid}")
     if args.latest and args.paths:
-        fail("--latest picks the folder itself; do not also pass run or sweep folders")
+        fail(PROG, "--latest picks the folder itself; do not also pass run or sweep folders")
     opts = Options(paths=args.paths, outputs=args.outputs, latest=args.latest, out=args.out,
                    metric=args.metric, group_by=args.group_by, baseline=args.baseline,
                    threshold=args.threshold,
@@ -104,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = analyse(opts)
     except AnalysisError as exc:
-        fail(str(exc))
+        fail(PROG, str(exc))
     for warning in result.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     print(result.tables)

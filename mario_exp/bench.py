@@ -1,6 +1,6 @@
 """Throughput and memory figures, one `name value unit` line each:
 
-    python -m mario_exp.bench [--train-steps 2000] [--burnin 1000] [--threads 1] [--skip-rss]
+    python -m mario_exp.bench [--num-envs N] [--compression] [--precision fp32] [--in-process] [--skip-rss]
 
 Compare with the tutorial's loop run right before or after on the same machine
 (`python ../shared/baselines/tutorial_loop.py 3000 1000 2`); these machines are shared, so
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="step the emulator in the trainer's process (trainer.env_worker=false)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    parser.add_argument("--no-compression", action="store_true", help="agent.replay_compression=false")
+    parser.add_argument("--compression", action="store_true", help="agent.replay_compression=true")
     parser.add_argument("--num-envs", type=int, default=1, help="env.num_envs for the training figure")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 1M-transition RSS figure (~1 min)")
     args = parser.parse_args()
@@ -144,7 +144,7 @@ def main() -> None:
     config.trainer.threads = args.threads
     config.trainer.env_worker = not args.in_process
     config.trainer.precision = args.precision
-    config.agent.replay_compression = not args.no_compression
+    config.agent.replay_compression = args.compression
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -22,31 +21,13 @@ from omegaconf import OmegaConf
 
 from mario_exp.agent import DDQNAgent
 from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
+from mario_exp.cli import OneLineParser, fail, positive_int
 from mario_exp.config import Config
 from mario_exp.envs import MarioEnv
 from mario_exp.evaluation import VIDEOS, play_episode
 from mario_exp.video import EpisodeVideo, video_fps
 
 PROG = "python -m mario_exp.play"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage before its error; the project's CLIs print one line."""
-
-    def error(self, message: str) -> NoReturn:
-        fail(message)
-
-
-def fail(message: str) -> NoReturn:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
 
 
 def _probability(text: str) -> float:
@@ -56,7 +37,6 @@ def _probability(text: str) -> float:
     return value
 
 
-_at_least_one.__name__ = "integer >= 1"  # argparse names the type in its error message
 _probability.__name__ = "number in [0, 1]"
 
 
@@ -64,12 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description="Play a trained mario-exp agent and write a video.")
     p.add_argument("path", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
                    help="a run folder (its checkpoints/last.pt is used) or a checkpoint file")
-    p.add_argument("--episodes", type=_at_least_one, default=1, help="episodes to play (1)")
+    p.add_argument("--episodes", type=positive_int, default=1, help="episodes to play (1)")
     p.add_argument("--out", type=Path, default=None,
                    help="the MP4 to write (default: RUN_DIR/videos/play.mp4)")
     p.add_argument("--epsilon", type=_probability, default=None,
                    help="exploration rate (default: the run's trainer.eval_epsilon)")
-    p.add_argument("--max-steps", type=_at_least_one, default=None,
+    p.add_argument("--max-steps", type=positive_int, default=None,
                    help="stop an episode after this many agent steps (default: play until the "
                         "game ends it)")
     p.add_argument("--seed", type=int, default=0, help="seed of the exploration noise (0)")
@@ -80,11 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 def find_checkpoint(path: Path) -> Path:
     """The checkpoint file `path` names: itself, or a run folder's checkpoints/last.pt."""
     if not path.exists():
-        fail(f"{path}: no such file or folder")
+        fail(PROG, f"{path}: no such file or folder")
     if path.is_dir():
         checkpoint = checkpoint_path(path)
         if not checkpoint.is_file():
-            fail(f"{path}: no {checkpoint.relative_to(path)} here (a run folder has one after "
+            fail(PROG, f"{path}: no {checkpoint.relative_to(path)} here (a run folder has one after "
                  "its first checkpoint)")
         return checkpoint
     return path
@@ -99,9 +79,9 @@ def load_agent(checkpoint: Path) -> tuple[Config, DDQNAgent]:
                           config.agent, config.scheduler, torch.device("cpu"))
         agent.online.load_state_dict(payload["agent"]["online"])
     except CheckpointError as exc:
-        fail(str(exc))
+        fail(PROG, str(exc))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        fail(f"{checkpoint}: not a mario-exp checkpoint this version can play "
+        fail(PROG, f"{checkpoint}: not a mario-exp checkpoint this version can play "
              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
     return config, agent
 
@@ -131,7 +111,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     config, agent = load_agent(checkpoint)
     out = args.out or checkpoint.parent.parent / VIDEOS / "play.mp4"
     if not out.parent.is_dir():
-        fail(f"--out {out}: folder {out.parent} does not exist")
+        fail(PROG, f"--out {out}: folder {out.parent} does not exist")
     epsilon = config.trainer.eval_epsilon if args.epsilon is None else args.epsilon
     fps = video_fps(config.env.frame_skip)
     env = MarioEnv(config.env, config.action_set)
