@@ -19,3 +19,10 @@ def single_run_dir(cwd: Path) -> Path:
     runs = sorted((cwd / "outputs" / "runs").glob("*/*"))
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def episodes_without_clock(run_dir: Path) -> list[list[str]]:
+    """episodes.csv minus wall_time, the one column a resumed or relaunched run cannot reproduce."""
+    rows = [line.split(",") for line in (run_dir / "episodes.csv").read_text().splitlines()]
+    clock = rows[0].index("wall_time")
+    return [row[:clock] + row[clock + 1:] for row in rows]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from mario_exp.final_window import final_metrics
-from tests.helpers import REPO, run_train
+from tests.helpers import REPO, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]
 # The first job diverges at once; the second is smoke_run's config (agent.lr is its default).
@@ -24,10 +24,6 @@ LAUNCHERS = {
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
     "submitit_local": ["hydra/launcher=submitit_local"],
 }
-
-
-def episodes_without_clock(run_dir: Path) -> list[str]:
-    return [line.rsplit(",", 1)[0] for line in (run_dir / "episodes.csv").read_text().splitlines()]
 
 
 def status(run_dir: Path) -> dict:

@@ -19,16 +19,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.atomic import write_atomic
-from tests.helpers import REPO, run_train
+from tests.helpers import REPO, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
-
-
-def episodes_without_clock(run_dir: Path) -> list[list[str]]:
-    """episodes.csv minus wall_time, the one column a resumed run cannot reproduce."""
-    rows = [line.split(",") for line in (run_dir / "episodes.csv").read_text().splitlines()]
-    clock = rows[0].index("wall_time")
-    return [row[:clock] + row[clock + 1:] for row in rows]
 
 
 def evals_without_clock(run_dir: Path) -> list[str]:
