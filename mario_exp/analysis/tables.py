@@ -55,26 +55,16 @@ def fmt_duration(seconds: object) -> str:
     return f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.1f} h"
 
 
-def fmt_iqm(row: pd.Series, metric: str) -> str:
-    """IQM with its 95% CI, or why there is no CI."""
-    n = int(row["scored"])
+def fmt_iqm(row: pd.Series, metric: str, seeds: str = "scored") -> str:
+    """IQM with its 95% CI, or why there is no CI; `seeds` names the column counting the
+    seeds behind it ("evaluated" for the evaluation's eval_* metrics)."""
+    n = int(row[seeds])
     if n == 0:
         return DASH
     value = fmt_num(row[f"{metric}_iqm"])
     if n == 1:
         return f"{value} (1 seed: no CI)"
     return f"{value} [{fmt_num(row[f'{metric}_ci_lo'])}, {fmt_num(row[f'{metric}_ci_hi'])}]"
-
-
-def fmt_eval_iqm(row: pd.Series, metric: str) -> str:
-    """The near-greedy evaluation's final score: IQM with its 95% CI over the evaluated seeds."""
-    n = int(row["evaluated"])
-    if n == 0:
-        return DASH
-    value = fmt_num(row[f"eval_{metric}_iqm"])
-    if n == 1:
-        return f"{value} (1 seed: no CI)"
-    return f"{value} [{fmt_num(row[f'eval_{metric}_ci_lo'])}, {fmt_num(row[f'eval_{metric}_ci_hi'])}]"
 
 
 def fmt_mean_std(row: pd.Series, metric: str) -> str:
@@ -173,7 +163,8 @@ def scores_table(summary: pd.DataFrame, swept: list[str], metric: str, threshold
         cols[f"final {m} IQM [95% CI]"] = _per_row(summary, lambda r, m=m: fmt_iqm(r, m))
         cols[f"final {m} mean +- std"] = _per_row(summary, lambda r, m=m: fmt_mean_std(r, m))
     if summary["evaluated"].sum() > 0:  # only sweeps with evaluation get these columns
-        cols[f"eval final {metric} IQM [95% CI]"] = _per_row(summary, lambda r: fmt_eval_iqm(r, metric))
+        cols[f"eval final {metric} IQM [95% CI]"] = _per_row(
+            summary, lambda r: fmt_iqm(r, f"eval_{metric}", seeds="evaluated"))
         cols["eval flag rate"] = summary["eval_flag_rate"].map(fmt_num)
     cols["flag rate"] = summary["flag_rate"].map(fmt_num)
     cols["flag seeds"] = _per_row(
