@@ -1,6 +1,7 @@
 """Helpers the tests share: run train.py as a user does, find the run folder it made."""
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,26 @@ def single_run_dir(cwd: Path) -> Path:
     return runs[0]
 
 
-def episodes_without_clock(run_dir: Path) -> list[list[str]]:
-    """episodes.csv minus wall_time, the one column a resumed or relaunched run cannot reproduce."""
-    rows = [line.split(",") for line in (run_dir / "episodes.csv").read_text().splitlines()]
-    clock = rows[0].index("wall_time")
-    return [row[:clock] + row[clock + 1:] for row in rows]
+EPISODES_HEADER = ["env_step", "episode", "reward", "x_pos", "length", "flag", "epsilon", "loss", "q",
+                   "lr", "wall_time", "env"]
+
+
+def read_rows(path: Path, header: list[str]) -> list[dict[str, str]]:
+    """A run's CSV file as rows, after checking its header is exactly `header`."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == header
+        return list(reader)
+
+
+def read_episodes(run_dir: Path) -> list[dict[str, str]]:
+    return read_rows(run_dir / "episodes.csv", EPISODES_HEADER)
+
+
+def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Rows minus wall_time, the one column a resumed or relaunched run cannot reproduce."""
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
+
+
+def episodes_without_clock(run_dir: Path) -> list[dict[str, str]]:
+    return drop_clock(read_episodes(run_dir))

@@ -2,7 +2,6 @@
 that it leaves training's episodes exactly as they are."""
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -12,18 +11,14 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.schedule import crossed
-from tests.helpers import run_train, single_run_dir
-from tests.test_training import read_episodes
+from tests.helpers import drop_clock, read_episodes, read_rows, run_train, single_run_dir
 
 EVAL_HEADER = ["env_step", "eval_episode", "reward", "x_pos", "length", "flag", "truncated",
                "epsilon", "wall_time"]
 
 
 def read_evals(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "evals.csv", newline="") as handle:
-        reader = csv.DictReader(handle)
-        assert reader.fieldnames == EVAL_HEADER
-        return list(reader)
+    return read_rows(run_dir / "evals.csv", EVAL_HEADER)
 
 
 def furthest(rows: list[dict[str, str]]) -> dict[str, str]:
@@ -81,7 +76,6 @@ def test_evaluation_changes_nothing_in_training(smoke_run: Path, tmp_path: Path)
     assert result.returncode == 0, result.stderr
     run_dir = single_run_dir(tmp_path)
     assert not (run_dir / "evals.csv").exists() and not (run_dir / "videos").exists()
-    drop_clock = lambda rows: [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]  # noqa: E731
     assert drop_clock(read_episodes(run_dir)) == drop_clock(read_episodes(smoke_run))
 
 

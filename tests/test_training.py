@@ -3,7 +3,6 @@ its episodes.csv agrees with its TensorBoard events; a sweep yields one folder p
 seed gives one episodes.csv."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -14,17 +13,8 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers import SWEEP, run_train, single_run_dir
+from tests.helpers import SWEEP, drop_clock, read_episodes, run_train, single_run_dir
 
-HEADER = ["env_step", "episode", "reward", "x_pos", "length", "flag", "epsilon", "loss", "q", "lr",
-          "wall_time", "env"]
-
-
-def read_episodes(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "episodes.csv", newline="") as handle:
-        reader = csv.DictReader(handle)
-        assert reader.fieldnames == HEADER
-        return list(reader)
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -135,10 +125,6 @@ def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path)
     assert seen == {tuple(sorted((f"agent.batch_size={b}", f"agent.learn_every={e}")))
                     for b in (32, 64) for e in (5, 10)}
     assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
-
-
-def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
 
 
 @pytest.mark.parametrize("override", ["trainer.env_worker=false", "agent.replay_compression=true"])
