@@ -50,9 +50,16 @@ class AgentConfig:
     learn_every: int = 3
     lr: float = 0.00025
     gamma: float = 0.9
+    # Steps per TD target: 1 is the tutorial's one-step target; n sums n discounted rewards
+    # and bootstraps from the state n steps later (see mario_exp/replay.py).
+    n_step: int = 1
     burnin: int = 10000
     sync_every: int = 10000
     memory_size: int = 100000
+    # Run each update in the background while the next learn_every - 1 steps are played, those
+    # steps acting on the weights before it (false: the tutorial's order, every action from
+    # the newest weights). Deterministic either way; see README "Learning in the background".
+    async_update: bool = True
     # Store replay frames compressed (zstd, lossless): ~1.2 KB instead of 7 KB a transition,
     # at ~9% fewer steps/s on 2 CPU cores; for replays too big for memory raw.
     replay_compression: bool = False
@@ -181,9 +188,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "agent.learn_every": _int_at_least(1),
     "agent.lr": _POSITIVE,
     "agent.gamma": _UNIT,
+    "agent.n_step": _int_in(1, 100),
     "agent.burnin": _int_at_least(0),
     "agent.sync_every": _int_at_least(1),
     "agent.memory_size": _int_at_least(1),
+    "agent.async_update": _BOOL,
     "agent.replay_compression": _BOOL,
     "agent.epsilon.schedule": _one_of(EPSILON_SCHEDULES),
     "agent.epsilon.start": _UNIT,
@@ -238,11 +247,11 @@ def validate(config: Config) -> None:
     # The replay must hold the burn-in it is asked to collect before learning.
     _require("agent.burnin", agent.burnin, agent.burnin <= agent.memory_size,
              f"<= agent.memory_size ({agent.memory_size})")
-    # A sampled transition needs a full frame history and its next frame inside the buffer,
-    # which gives each env an equal share of the capacity.
-    minimum = max(agent.batch_size, env.num_envs * (env.frame_stack + 2))
+    # A sampled transition needs a full frame history and the n_step frames after it inside
+    # the buffer, which gives each env an equal share of the capacity.
+    minimum = max(agent.batch_size, env.num_envs * (env.frame_stack + agent.n_step + 1))
     _require("agent.memory_size", agent.memory_size, agent.memory_size >= minimum,
-             f">= {minimum} (agent.batch_size and env.num_envs * (env.frame_stack + 2))")
+             f">= {minimum} (agent.batch_size and env.num_envs * (env.frame_stack + agent.n_step + 1))")
     _require("agent.epsilon.min", agent.epsilon.min, agent.epsilon.min <= agent.epsilon.start,
              f"<= agent.epsilon.start ({agent.epsilon.start})")
 

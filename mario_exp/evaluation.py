@@ -58,7 +58,7 @@ def play_episode(env: MarioEnv, agent: DDQNAgent, epsilon: float, rng: np.random
     result = EpisodeResult(reward=0.0, x_pos=0, length=0, flag=0, truncated=0)
     done = False
     while not done and (max_steps is None or result.length < max_steps):
-        action = agent.act(stack.states, [epsilon], rng)[0]
+        action = agent.act(stack.states, [epsilon], rng, net=agent.online)[0]
         frame, reward, done, info = env.step(action)
         result.actions.append(action)
         result.reward += reward

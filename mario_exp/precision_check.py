@@ -24,7 +24,8 @@ CPU = torch.device("cpu")
 
 def random_play_replay(config: Config, transitions: int, rng: np.random.Generator) -> ReplayBuffer:
     size = config.env.frame_size
-    replay = ReplayBuffer(transitions + 1, (size, size), config.env.frame_stack, CPU, compress=True)
+    replay = ReplayBuffer(transitions + 1, (size, size), config.env.frame_stack, CPU, compress=True,
+                          n_step=config.agent.n_step, gamma=config.agent.gamma)
     env = MarioEnv(config.env, config.action_set)
     replay.start(env.reset()[None])
     for _ in range(transitions):

@@ -14,6 +14,12 @@ first frame repeated where the episode is younger than the stack (what gym's Fra
 at reset); its next state is the state of slot (r + 1, e). After a terminal transition the
 env starts a new episode, whose first frame opens the next row. A terminal transition's next
 state is never used by the target, so the state itself is returned in its place.
+
+With n_step = n > 1, a sampled slot stands for the n-step transition that starts there: the
+discounted sum of its next n rewards in the same env, stopped early where the episode ended,
+and the state n steps later (Sutton & Barto, section 7.1; Rainbow's multi-step targets). The
+learner's target is then `returns + discounts * max-Q(next state)`, discounts being gamma ** n,
+or 0 where the episode ended within the n steps; with n = 1 it is the one-step DQN target.
 """
 from __future__ import annotations
 
@@ -30,9 +36,9 @@ import zstandard
 class Batch:
     states: torch.Tensor       # uint8 [B, stack, H, W]
     actions: torch.Tensor      # int64 [B]
-    rewards: torch.Tensor      # float32 [B]
-    dones: torch.Tensor        # float32 [B], 1.0 where the episode ended
-    next_states: torch.Tensor  # uint8 [B, stack, H, W]
+    returns: torch.Tensor      # float32 [B]: the reward, or the discounted sum of n rewards
+    discounts: torch.Tensor    # float32 [B]: gamma ** n, or 0.0 where the episode ended
+    next_states: torch.Tensor  # uint8 [B, stack, H, W], the state n steps later
 
 
 class RawFrames:
@@ -106,10 +112,13 @@ class ZstdFrames:
 
 class ReplayBuffer:
     def __init__(self, capacity: int, frame_shape: tuple[int, int], stack: int, device: torch.device,
-                 n_envs: int = 1, compress: bool = False) -> None:
+                 n_envs: int = 1, compress: bool = False, n_step: int = 1, gamma: float = 0.9) -> None:
         self.rows = capacity // n_envs  # each env gets an equal share of the capacity
         self.n_envs = n_envs
         self.stack = stack
+        self.n_step = n_step
+        # gamma ** k in float32, k = 0..n: the reward weights, and the bootstrap discount.
+        self._powers = np.array([gamma ** k for k in range(n_step + 1)], dtype=np.float32)
         self.device = device
         slots = self.rows * n_envs
         self.frames: Union[RawFrames, ZstdFrames] = (ZstdFrames if compress else RawFrames)(slots, frame_shape)
@@ -165,8 +174,9 @@ class ReplayBuffer:
         """The range [low, high) of sampleable rows, counted from the oldest stored row."""
         # Once the ring has wrapped, the oldest stack-1 rows may stack frames already overwritten.
         low = self.stack - 1 if self.count == self.rows else 0
-        # The newest row has no action yet; it only serves as the next frame of the one before.
-        return low, max(low, self.count - 1)
+        # The newest row has no action yet; it only serves as the next frame of the one before,
+        # and an n-step transition needs the n - 1 rows after its own complete too.
+        return low, max(low, self.count - self.n_step)
 
     def __len__(self) -> int:
         low, high = self._sampleable()
@@ -185,16 +195,24 @@ class ReplayBuffer:
         drawn = rng.integers(low * self.n_envs, high * self.n_envs, size=batch_size)
         rows, columns = (oldest + drawn // self.n_envs) % self.rows, drawn % self.n_envs
         slots = rows * self.n_envs + columns
+        # The n transitions from each sampled one on, in its env; those after an episode's
+        # end belong to the next episode and do not count.
+        ahead = ((rows[:, None] + np.arange(self.n_step)) % self.rows) * self.n_envs + columns[:, None]
+        dones_ahead = self.dones[ahead]
+        counted = np.cumsum(dones_ahead, axis=1) - dones_ahead == 0
+        returns = (self.rewards[ahead] * counted * self._powers[:-1]).sum(axis=1, dtype=np.float32)
+        ended = (dones_ahead & counted).any(axis=1)
+        taken = counted.sum(axis=1)
+        discounts = np.where(ended, np.float32(0.0), self._powers[taken])
         state_slots = self._stack_slots(rows, columns)
-        next_slots = self._stack_slots((rows + 1) % self.rows, columns)
-        dones = self.dones[slots]
-        next_slots[dones] = state_slots[dones]
+        next_slots = self._stack_slots((rows + taken) % self.rows, columns)
+        next_slots[ended] = state_slots[ended]
         stacks = self.frames.gather(np.concatenate([state_slots, next_slots]))
         return Batch(
             states=self._to_device(stacks[:batch_size]),
             actions=self._to_device(self.actions[slots].astype(np.int64)),
-            rewards=self._to_device(self.rewards[slots]),
-            dones=self._to_device(dones.astype(np.float32)),
+            returns=self._to_device(returns),
+            discounts=self._to_device(discounts),
             next_states=self._to_device(stacks[batch_size:]),
         )
 

@@ -5,6 +5,11 @@ burn-in, learn_every, sync_every, the epsilon decay and the budget all count the
 With env.num_envs = N, one loop iteration plays N steps, one in each env, and the steps are
 numbered across envs, so learn_every keeps its meaning: one update per learn_every steps.
 
+Updates run in a background thread (mario_exp/learner.py). With agent.async_update the loop
+waits for an iteration's updates only before the next iteration that learns; the iterations
+in between act on the weights from before them (a lagged copy, the agent's actor). Without,
+it waits at the end of the same iteration, as the tutorial's ordering needs.
+
 A checkpoint can be taken after any step and resumes bit-identically on CPU: it holds the
 networks, optimizer, scheduler, replay, every RNG and the loop's counters, plus the actions of
 each env's unfinished episode. The NES emulator is deterministic, so replaying those actions into a
@@ -32,13 +37,15 @@ from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoi
 from mario_exp.config import Config
 from mario_exp.envs import FrameStacks, VectorEnv
 from mario_exp.evaluation import Evaluator
+from mario_exp.learner import BackgroundLearner, Update, UpdateResult
 from mario_exp.logbook import EpisodeRecord, Logbook
 from mario_exp.replay import ReplayBuffer
 from mario_exp.schedule import crossed
 
 log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.
-CHECKPOINT_VERSION = 2
+# 3: n-step returns, the lagged actor and the update results not yet recorded.
+CHECKPOINT_VERSION = 3
 
 
 class TrainingInterrupted(BaseException):
@@ -173,13 +180,18 @@ class Trainer:
         env_cfg, agent_cfg = config.env, config.agent
         self.env = VectorEnv(env_cfg, config.action_set, config.trainer.env_worker)
         self.agent = DDQNAgent(self.env.n_actions, env_cfg.frame_stack, env_cfg.frame_size, agent_cfg,
-                               config.scheduler, device, resolve_precision(config.trainer.precision, device))
+                               config.scheduler, device, resolve_precision(config.trainer.precision, device),
+                               lagged_actor=agent_cfg.async_update)
+        self.learner = BackgroundLearner(self.agent)
+        self._unrecorded: list[UpdateResult] = []  # updates done, their loss not yet in the tallies
         self.replay = ReplayBuffer(agent_cfg.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
-                                   env_cfg.frame_stack, device, env_cfg.num_envs, agent_cfg.replay_compression)
+                                   env_cfg.frame_stack, device, env_cfg.num_envs, agent_cfg.replay_compression,
+                                   agent_cfg.n_step, agent_cfg.gamma)
         self.stacks = FrameStacks(env_cfg.num_envs, env_cfg.frame_stack, env_cfg.frame_size)
         self.progress = Progress(episodes=[EpisodeProgress() for _ in range(env_cfg.num_envs)],
                                  learn_from=agent_cfg.burnin)
         self._stop_signal: Optional[int] = None
+        self.evaluator: Optional[Evaluator] = None
         self._clock_start = time.perf_counter()
         try:
             if resume is None:
@@ -191,11 +203,18 @@ class Trainer:
                 self._restore(resume)
             self.evaluator = Evaluator.create(config, run_dir, resume)
         except BaseException:
-            self.env.close()  # no env worker process outlives a failed start
+            self.close()  # no env worker process outlives a failed start
             raise
+
+    def close(self) -> None:
+        self.learner.close()
+        self.env.close()
+        if self.evaluator is not None:
+            self.evaluator.close()
 
     # --- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self) -> None:
+        self._finish_updates()
         self.progress.elapsed = self._wall_time()
         save_checkpoint(self.run_dir, {
             "version": CHECKPOINT_VERSION,
@@ -205,12 +224,14 @@ class Trainer:
             "replay": self.replay.state_dict() if self.config.trainer.checkpoint_replay else None,
             "rng": _rng_states(self.rng),
             "evaluation": None if self.evaluator is None else self.evaluator.state_dict(),
+            "unrecorded_updates": [asdict(result) for result in self._unrecorded],
         })
         self._clock_start = time.perf_counter()
 
     def _restore(self, payload: dict[str, Any]) -> None:
         self.progress = Progress.from_dict(payload["progress"])
         self.agent.load_state_dict(payload["agent"])
+        self._unrecorded = [UpdateResult(**result) for result in payload["unrecorded_updates"]]
         # Rebuild each unfinished episode by replaying its actions on a fresh emulator.
         frames = self.env.reset()
         for env, episode in enumerate(self.progress.episodes):
@@ -278,6 +299,8 @@ class Trainer:
                 if self._stop_signal is not None:
                     logbook.status("interrupted", p.step, p.episode)
                     raise TrainingInterrupted(self._stop_signal, p.step)
+        # The last updates' losses stay unrecorded, in the checkpoint: a larger budget goes
+        # on recording them where an uninterrupted run would.
         self._evaluate_if_due(logbook, final=True)
         self._checkpoint()
         logbook.status("finished", p.step, p.episode)
@@ -292,23 +315,36 @@ class Trainer:
 
     def _evaluate_if_due(self, logbook: Logbook, final: bool = False) -> None:
         if self.evaluator is not None and self.evaluator.due(self.progress.step, final):
+            self._finish_updates()  # evaluate the newest weights
             self.evaluator.evaluate(self.agent, self.progress.step, self._wall_time(), logbook)
 
     def _step(self, logbook: Logbook) -> bool:
         """One step in every env; returns whether the learner is past its burn-in."""
         agent_cfg, p = self.config.agent, self.progress
         steps = range(p.step + 1, p.step + 1 + self.env.num_envs)  # this iteration's step numbers
+        learn_steps = [step for step in steps if step >= p.learn_from and step % agent_cfg.learn_every == 0
+                       and len(self.replay) > 0]
+        if learn_steps:
+            # The earlier updates are done before this iteration acts (with async updates,
+            # the iterations since the last that learned acted without them).
+            self._record_updates()
+            self.agent.refresh_actor()
         epsilons = [epsilon_at(step, agent_cfg.epsilon, self.config.trainer.total_steps) for step in steps]
         actions = self.agent.act(self.stacks.states, epsilons, self.rng)
         # Learn while the emulators play the actions (in their worker processes, when there
         # are): this iteration's updates sample the transitions stored before it.
         self.env.step_async(actions)
+        updates = []
         for step in steps:
             if step % agent_cfg.sync_every == 0:
-                self.agent.sync_target()
-            if step >= p.learn_from and step % agent_cfg.learn_every == 0 and len(self.replay) > 0:
-                self._learn(step)
+                updates.append(Update(step))
+            if step in learn_steps:
+                updates.append(Update(step, self.replay.sample(agent_cfg.batch_size, self.rng)))
+        if updates:
+            self.learner.submit(updates)
         played = self.env.step_wait()
+        if not agent_cfg.async_update:
+            self._record_updates()
         self.replay.add(np.asarray(actions), played.rewards, played.dones, played.frames)
         p.step = steps[-1]
         for env, (step, action, episode) in enumerate(zip(steps, actions, p.episodes)):
@@ -321,18 +357,29 @@ class Trainer:
                 self.stacks.push(env, played.frames[env])
         return p.step >= p.learn_from
 
-    def _learn(self, step: int) -> None:
-        loss, q = self.agent.learn(self.replay.sample(self.config.agent.batch_size, self.rng))
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"the loss became {loss} at step {step}; the last good "
-                                   "checkpoint is kept (try a lower agent.lr)")
-        for episode in self.progress.episodes:
-            episode.tally.add(loss, q)
-        self.progress.interval_tally.add(loss, q)
+    def _finish_updates(self) -> None:
+        """Wait for the submitted updates (for a checkpoint, an evaluation, the lr schedule);
+        their losses reach the tallies at the usual point, so the logs do not depend on it."""
+        for result in self.learner.wait():
+            if not math.isfinite(result.loss):
+                raise TrainingDiverged(f"the loss became {result.loss} at step {result.step}; the last "
+                                       "good checkpoint is kept (try a lower agent.lr)")
+            self._unrecorded.append(result)
+
+    def _record_updates(self) -> None:
+        """Wait for the submitted updates and add every unrecorded loss and Q to the tallies."""
+        self._finish_updates()
+        for result in self._unrecorded:
+            for episode in self.progress.episodes:
+                episode.tally.add(result.loss, result.q)
+            self.progress.interval_tally.add(result.loss, result.q)
+        self._unrecorded = []
 
     def _end_episode(self, logbook: Logbook, env: int, step: int, epsilon: float, info: dict) -> None:
         """Log the episode env finished at `step`, and start counting its next one."""
         p = self.progress
+        if self.agent.scheduler is not None:
+            self._finish_updates()  # the lr schedule must not change under a running update
         episode = p.episodes[env]
         p.episode += 1
         loss, q = episode.tally.means()
@@ -375,7 +422,5 @@ def train(config: Config, run_dir: Path, run_name: str,
         logbook.fail(f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        trainer.env.close()
-        if trainer.evaluator is not None:
-            trainer.evaluator.close()
+        trainer.close()
         logbook.close()

@@ -6,7 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from mario_exp.config import Config, register_schema, to_config
+
 REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
 SWEEP = ["agent.batch_size=32,64", "agent.learn_every=5,10"]
 
 
@@ -45,3 +51,11 @@ def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def episodes_without_clock(run_dir: Path) -> list[dict[str, str]]:
     return drop_clock(read_episodes(run_dir))
+
+
+def compose_config(overrides: list[str]) -> Config:
+    """The validated Config that `train.py OVERRIDES` would run, composed in this process."""
+    register_schema()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return to_config(compose("config", overrides=overrides))

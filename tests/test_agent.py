@@ -23,7 +23,7 @@ def random_batch(n: int = 8) -> Batch:
     g = torch.Generator().manual_seed(1)
     frames = lambda: torch.randint(0, 256, (n, 4, 84, 84), dtype=torch.uint8, generator=g)  # noqa: E731
     return Batch(states=frames(), actions=torch.randint(0, 3, (n,), generator=g),
-                 rewards=torch.randn(n, generator=g), dones=(torch.arange(n) % 3 == 0).float(),
+                 returns=torch.randn(n, generator=g), discounts=torch.where(torch.arange(n) % 3 == 0, 0.0, 0.729),
                  next_states=frames())
 
 
@@ -37,7 +37,7 @@ def test_learn_uses_double_dqn_targets() -> None:
     with torch.no_grad():
         q = agent.online(batch.states)[rows, batch.actions]
         best = agent.online(batch.next_states).argmax(1)
-        target = batch.rewards + (1 - batch.dones) * 0.9 * agent.target(batch.next_states)[rows, best]
+        target = batch.returns + batch.discounts * agent.target(batch.next_states)[rows, best]
         expected_loss = F.smooth_l1_loss(q, target).item()
     before = [p.clone() for p in agent.online.parameters()]
     loss, mean_q = agent.learn(batch)

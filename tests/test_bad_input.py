@@ -33,6 +33,10 @@ CASES = [
     (["env.num_envs=8", "agent.memory_size=40", "agent.burnin=10"], ["agent.memory_size", "env.num_envs"]),
     (["trainer.precision=fp16"], ["trainer.precision", "auto, fp32, bf16"]),
     (["agent.replay_compression=maybe"], ["agent.replay_compression", "true or false"]),
+    (["agent.async_update=maybe"], ["agent.async_update", "true or false"]),
+    (["agent.n_step=0"], ["agent.n_step", "1..100"]),
+    # An n-step transition needs its n later frames in the buffer too.
+    (["agent.n_step=50", "agent.memory_size=40", "agent.burnin=10"], ["agent.memory_size", "agent.n_step"]),
     # In a sweep, a bad value in any job stops the whole sweep before the first job starts.
     (["-m", "experiment=smoke", "env.world=1,9"], ["env.world", "1..8"]),
     # Exploration schedules.

@@ -2,27 +2,18 @@
 the issue and the tutorial say it does."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from mario_exp.config import BUTTONS, Config, register_schema, to_config
+from tests.helpers import CONF, compose_config
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ["agent", "scheduler", "action_set", "env", "trainer", "experiment"]
 
 
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
-
-
-def compose_config(overrides: list[str]) -> Config:
-    register_schema()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return to_config(compose("config", overrides=overrides))
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
@@ -40,7 +31,7 @@ def test_groups_have_the_options_the_issue_names() -> None:
 
 def test_defaults_are_the_tutorials() -> None:
     agent = compose_config([]).agent
-    assert (agent.batch_size, agent.learn_every, agent.lr, agent.gamma) == (32, 3, 0.00025, 0.9)
+    assert (agent.batch_size, agent.learn_every, agent.lr, agent.gamma, agent.n_step) == (32, 3, 0.00025, 0.9, 1)
     assert (agent.burnin, agent.sync_every, agent.memory_size) == (10000, 10000, 100000)
     assert (agent.epsilon.start, agent.epsilon.decay, agent.epsilon.min) == (1.0, 0.99999975, 0.1)
     env = compose_config([]).env

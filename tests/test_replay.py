@@ -72,9 +72,9 @@ def play(buffer: ReplayBuffer, episode_lengths: list[list[int]], steps: int) -> 
 def sampled(buffer: ReplayBuffer, n: int = 4000, seed: int = 0) -> set[tuple]:
     batch = buffer.sample(n, np.random.default_rng(seed))
     assert batch.states.dtype == torch.uint8 and batch.states.shape == (n, STACK, SIZE, SIZE)
-    assert batch.actions.dtype == torch.int64 and batch.rewards.dtype == torch.float32
-    return {(ids(batch.states[i]), int(batch.actions[i]), round(float(batch.rewards[i]), 4),
-             bool(batch.dones[i]), ids(batch.next_states[i])) for i in range(n)}
+    assert batch.actions.dtype == torch.int64 and batch.returns.dtype == batch.discounts.dtype == torch.float32
+    return {(ids(batch.states[i]), int(batch.actions[i]), round(float(batch.returns[i]), 4),
+             bool(batch.discounts[i] == 0), ids(batch.next_states[i])) for i in range(n)}
 
 
 def as_rows(expected: list[tuple]) -> set[tuple]:
@@ -131,7 +131,7 @@ def test_terminal_transition_masks_its_next_state(compress) -> None:
     buffer = ReplayBuffer(100, (SIZE, SIZE), STACK, CPU, compress=compress)
     play(buffer, [[3, 3]], steps=6)
     batch = buffer.sample(500, np.random.default_rng(1))
-    done = batch.dones.bool()
+    done = batch.discounts == 0
     assert done.any() and (~done).any()
     assert torch.equal(batch.next_states[done], batch.states[done])
 
@@ -148,7 +148,7 @@ def test_compressed_and_raw_buffers_return_identical_batches() -> None:
         for buffer in buffers:
             buffer.add(*step)
     raw, compressed = (b.sample(64, np.random.default_rng(9)) for b in buffers)
-    for name in ("states", "actions", "rewards", "dones", "next_states"):
+    for name in ("states", "actions", "returns", "discounts", "next_states"):
         assert torch.equal(getattr(raw, name), getattr(compressed, name)), name
 
 
@@ -215,3 +215,60 @@ print((after - before) / n)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     per_transition = float(result.stdout)
     assert low < per_transition <= high, per_transition
+
+
+def n_step_reference(expected: list[tuple], n_envs: int, n: int, gamma: float) -> dict[tuple, tuple]:
+    """The n-step transitions of one-step `expected` (in play order, envs interleaved), written
+    out the textbook way: state ids -> (action, return, discount, next state ids). A transition
+    is sampleable once the n - 1 after it in its env are complete, episode end or not."""
+    reference = {}
+    for env in range(n_envs):
+        played = expected[env::n_envs]
+        for t in range(len(played) - n + 1):
+            state, action = played[t][0], played[t][1]
+            total = 0.0
+            for k in range(n):
+                _, _, reward, done, next_state = played[t + k]
+                total += gamma ** k * reward
+                if done:
+                    reference[state] = (action, total, 0.0, state)
+                    break
+            else:
+                reference[state] = (action, total, gamma ** n, next_state)
+    return reference
+
+
+def sampled_n_step(buffer: ReplayBuffer, n: int = 8000) -> dict[tuple, tuple]:
+    batch = buffer.sample(n, np.random.default_rng(2))
+    return {ids(batch.states[i]): (int(batch.actions[i]), float(batch.returns[i]), float(batch.discounts[i]),
+                                   ids(batch.next_states[i])) for i in range(n)}
+
+
+def assert_same_transitions(got: dict[tuple, tuple], reference: dict[tuple, tuple]) -> None:
+    for state, (action, total, discount, next_state) in got.items():
+        want = reference[state]
+        assert (action, next_state) == (want[0], want[3]), state
+        assert np.isclose(total, want[1], rtol=1e-6) and np.isclose(discount, want[2], rtol=1e-6), state
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_n_step_returns_stop_at_episode_ends(compress, n) -> None:
+    """Two envs, episodes shorter and longer than n, ending at different rows."""
+    buffer = ReplayBuffer(200, (SIZE, SIZE), STACK, CPU, n_envs=2, compress=compress, n_step=n, gamma=0.8)
+    expected = play(buffer, [[2, 6, 1, 4], [7, 3]], steps=30)
+    reference = n_step_reference(expected, 2, n, 0.8)
+    got = sampled_n_step(buffer)
+    assert len(buffer) == len(reference) == 2 * (30 - n + 1)
+    assert got.keys() == reference.keys()
+    assert_same_transitions(got, reference)
+    assert any(d == 0.0 for _, _, d, _ in got.values()) and any(d > 0 for _, _, d, _ in got.values())
+
+
+def test_n_step_through_wrap_around(compress) -> None:
+    n = 3
+    buffer = ReplayBuffer(2 * 16, (SIZE, SIZE), STACK, CPU, n_envs=2, compress=compress, n_step=n, gamma=0.8)
+    expected = play(buffer, [[7, 9, 11, 5], [4, 13]], steps=40)
+    got = sampled_n_step(buffer)
+    assert_same_transitions(got, n_step_reference(expected, 2, n, 0.8))
+    # The oldest STACK - 1 rows stack overwritten frames; the newest n rows lack later steps.
+    assert len(got) == len(buffer) == 2 * (16 - (STACK - 1) - n)

@@ -241,20 +241,20 @@ def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, d
 
 
 def test_checkpoint_of_another_format_is_one_clear_line(tmp_path: Path) -> None:
-    """A checkpoint written by an older mario-exp (format 1: one env, no per-env episodes) is
-    refused in one line, and the run folder is left as it was."""
+    """A checkpoint written by an older mario-exp (format 2: no lagged actor, no n-step
+    returns) is refused in one line, and the run folder is left as it was."""
     run_dir = tmp_path / "run"
     assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
     checkpoint = run_dir / "checkpoints" / "last.pt"
     payload = torch.load(checkpoint, weights_only=True)
-    payload["version"] = 1
+    payload["version"] = 2
     torch.save(payload, checkpoint)
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
     result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line == (f"train.py: error: {checkpoint}: written by another version of mario-exp "
-                    "(checkpoint format 1, this one reads 2); start the run over in a new folder")
+                    "(checkpoint format 2, this one reads 3); start the run over in a new folder")
     assert before == {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
 
 

@@ -1,0 +1,71 @@
+"""The agent's updates and target syncs, run in order in one background thread, so that the
+learner computes while the loop acts and the emulators play.
+
+The loop hands over one iteration's operations at a time; when it waits for them is its
+choice (see the trainer): right after the emulators' step, as the tutorial's ordering needs,
+or only before the next iteration that learns (agent.async_update). Either way the updates
+run one after another on the same weights, so the results do not depend on timing.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from mario_exp.agent import DDQNAgent
+from mario_exp.replay import Batch
+
+
+@dataclass
+class Update:
+    """A learn update (with its batch) or, without one, a target sync, due at `step`."""
+
+    step: int
+    batch: Optional[Batch] = None
+
+
+@dataclass
+class UpdateResult:
+    step: int
+    loss: float
+    q: float
+
+
+class BackgroundLearner:
+    def __init__(self, agent: DDQNAgent) -> None:
+        self._agent = agent
+        # One worker: operations run in the order they were submitted. Its torch ops use as
+        # many CPU threads as the loop's (one, by default, for bit-reproducibility).
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mario-exp-learner",
+                                        initializer=torch.set_num_threads,
+                                        initargs=(torch.get_num_threads(),))
+        self._running: list[Future[list[UpdateResult]]] = []
+
+    def submit(self, updates: list[Update]) -> None:
+        self._running.append(self._pool.submit(self._apply, updates))
+
+    def _apply(self, updates: list[Update]) -> list[UpdateResult]:
+        results = []
+        for update in updates:
+            if update.batch is None:
+                self._agent.sync_target()
+            else:
+                loss, q = self._agent.learn(update.batch)
+                results.append(UpdateResult(update.step, loss, q))
+        return results
+
+    @property
+    def busy(self) -> bool:
+        """Whether submitted operations are not yet collected by `wait`."""
+        return bool(self._running)
+
+    def wait(self) -> list[UpdateResult]:
+        """Block until everything submitted has run; the learn results, in step order."""
+        results = [result for future in self._running for result in future.result()]
+        self._running = []
+        return results
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
