@@ -1,6 +1,7 @@
 """Throughput and memory figures, one `name value unit` line each:
 
-    python -m mario_exp.bench [--num-envs N] [--compression] [--precision fp32] [--in-process] [--skip-rss]
+    python -m mario_exp.bench [--num-envs N] [--compression] [--precision fp32] [--in-process]
+                              [--sync-updates] [--skip-rss]
 
 Compare with the tutorial's loop run right before or after on the same machine
 (`python ../shared/baselines/tutorial_loop.py 3000 1000 2`); these machines are shared, so
@@ -137,6 +138,8 @@ def main() -> None:
                         help="step the emulator in the trainer's process (trainer.env_worker=false)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--compression", action="store_true", help="agent.replay_compression=true")
+    parser.add_argument("--sync-updates", action="store_true",
+                        help="agent.async_update=false: the tutorial's ordering, every action from the newest weights")
     parser.add_argument("--num-envs", type=int, default=1, help="env.num_envs for the training figure")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 1M-transition RSS figure (~1 min)")
     args = parser.parse_args()
@@ -145,6 +148,7 @@ def main() -> None:
     config.trainer.env_worker = not args.in_process
     config.trainer.precision = args.precision
     config.agent.replay_compression = args.compression
+    config.agent.async_update = not args.sync_updates
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
@@ -178,8 +182,14 @@ def main() -> None:
     state = frames[None, :config.env.frame_stack]
     act_ms = timed_ms(lambda: agent.act(state, [0.0], rng), 200)
     print(f"act_ms {act_ms:.2f} ms (one greedy forward)")
-    limit = 1000 / (learn_ms / config.agent.learn_every + act_ms)
-    print(f"learner_only_steps_per_second {limit:.1f} steps/s (learn every {config.agent.learn_every})")
+    every = config.agent.learn_every
+    # One env, the tutorial's ordering: each step's action waits for the update before it.
+    limit = 1000 / (learn_ms / every + act_ms)
+    print(f"learner_only_steps_per_second {limit:.1f} steps/s (learn every {every}: learn / {every} + act, "
+          "the ceiling with sync updates)")
+    # Async updates: acting overlaps the update too, so the learner alone bounds the loop.
+    print(f"learner_bound_steps_per_second {1000 * every / learn_ms:.1f} steps/s (learn every {every}: "
+          f"learn / {every}, the ceiling with async updates)")
 
     config.agent.burnin = args.burnin
     config.trainer.total_steps = args.burnin + args.train_steps
@@ -188,8 +198,9 @@ def main() -> None:
     config.env.num_envs = args.num_envs
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train(config, Path(run_dir), run_name="bench")
+    updates = "async updates" if config.agent.async_update else "sync updates"
     print(f"train_steps_per_second {summary.learning_steps_per_second:.1f} steps/s "
-          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision}, {args.num_envs} envs)")
+          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision}, {args.num_envs} envs, {updates})")
 
     if not args.skip_rss:
         rss = replay_peak_rss_bytes(1_000_000)
