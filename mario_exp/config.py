@@ -96,6 +96,8 @@ class EnvConfig:
     frame_skip: int = 4
     frame_size: int = 84
     frame_stack: int = 4
+    # Show in each frame whether the last action held A and B (see envs.MarioEnv).
+    button_marks: bool = False
     # Emulators stepped side by side, each in its own worker process when trainer.env_worker.
     num_envs: int = 1
 
@@ -212,6 +214,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     # The Nature CNN's three convolutions need at least 36 pixels a side.
     "env.frame_size": _int_in(36, 240),
     "env.frame_stack": _int_in(1, 16),
+    "env.button_marks": _BOOL,
     "env.num_envs": _int_in(1, 64),
     "trainer.total_steps": _int_at_least(1),
     "trainer.max_episodes": _optional(_int_at_least(1)),

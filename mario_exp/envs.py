@@ -57,14 +57,27 @@ class FrameStacks:
         state[-1] = frame
 
 
+# The buttons whose press, not hold, does something (A jumps, B throws a fireball): whether the
+# last action held them decides what the next one does, and a frame does not show it.
+MARKED_BUTTONS = ("A", "B")
+
+
 class MarioEnv:
-    """One Super Mario Bros level with the tutorial's SkipFrame, grayscale and resize."""
+    """One Super Mario Bros level with the tutorial's SkipFrame, grayscale and resize.
+
+    With env.button_marks, each frame also shows which of A and B the last action held: a
+    white square per button in the top-left corner (over the score), black when not held.
+    Mario only jumps when A goes from released to pressed, so without the marks an agent that
+    held [right, A] cannot tell from its frames whether choosing it again will jump or not.
+    """
 
     def __init__(self, env: EnvConfig, action_set: ActionSetConfig) -> None:
         self._nes = SuperMarioBrosEnv(rom_mode=ROM_MODES[env.rom_version], target=(env.world, env.stage))
         self._codes = [button_code(buttons) for buttons in action_set.buttons]
         self._frame_skip = env.frame_skip
         self._size = (env.frame_size, env.frame_size)
+        self._mark_size = max(2, env.frame_size // 12) if env.button_marks else 0
+        self._held = 0  # the controller byte of the last action; 0 at an episode's start
         # nes-py's `screen` is an RGB view that steps over the emulator's 32-bit BGRx pixels;
         # cv2 converts such a strided view 4x slower than the contiguous BGRx buffer behind
         # it, which gives the identical gray image (tested).
@@ -84,6 +97,7 @@ class MarioEnv:
     def reset(self) -> np.ndarray:
         """Start the level again; returns the first frame."""
         self._nes.reset()
+        self._held = 0
         return self._frame()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
@@ -92,7 +106,7 @@ class MarioEnv:
         Returns the last frame, the summed reward, whether the episode ended (Mario died, the
         timer ran out, or he reached the flag) and the emulator's info (x_pos, flag_get, ...).
         """
-        code = self._codes[action]
+        code = self._held = self._codes[action]
         total = 0.0
         for _ in range(self._frame_skip):
             _, reward, done, info = self._nes.step(code)
@@ -113,7 +127,12 @@ class MarioEnv:
         """The emulator's current screen as a small gray frame."""
         gray = cv2.cvtColor(self._bgrx, cv2.COLOR_BGRA2GRAY)
         # INTER_AREA averages the pixels each output pixel covers: the anti-aliased downscale.
-        return cv2.resize(gray, self._size, interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(gray, self._size, interpolation=cv2.INTER_AREA)
+        size = self._mark_size
+        for i, button in enumerate(MARKED_BUTTONS if size else ()):
+            held = self._held & JoypadSpace._button_map[button]
+            frame[:size, i * size:(i + 1) * size] = 255 if held else 0
+        return frame
 
     def close(self) -> None:
         self._nes.close()

@@ -35,6 +35,7 @@ CASES = [
     (["agent.replay_compression=maybe"], ["agent.replay_compression", "true or false"]),
     (["agent.async_update=maybe"], ["agent.async_update", "true or false"]),
     (["agent.n_step=0"], ["agent.n_step", "1..100"]),
+    (["env.button_marks=maybe"], ["env.button_marks", "true or false"]),
     # An n-step transition needs its n later frames in the buffer too.
     (["agent.n_step=50", "agent.memory_size=40", "agent.burnin=10"], ["agent.memory_size", "agent.n_step"]),
     # In a sweep, a bad value in any job stops the whole sweep before the first job starts.

@@ -2,6 +2,8 @@
 the issue and the tutorial say it does."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -99,10 +101,12 @@ def test_quick_preset_explores_linearly_and_stops_exploring_within_its_budget() 
     assert eps.schedule == "linear"
     assert epsilon_at(total, eps, total) == eps.min < 0.5
     assert config.agent.burnin < total and config.agent.memory_size >= config.agent.burnin
-    # Still the tutorial's network input, actions and learning hyperparameters.
+    # Still the tutorial's network input (plus the button marks), actions and learning
+    # hyperparameters, with 3-step returns.
     tutorial = compose_config([])
-    assert (config.env, config.action_set, config.scheduler) == (tutorial.env, tutorial.action_set,
-                                                                 tutorial.scheduler)
+    assert config.env.button_marks and not tutorial.env.button_marks and config.agent.n_step == 3
+    assert (replace(config.env, button_marks=False), config.action_set, config.scheduler) \
+        == (tutorial.env, tutorial.action_set, tutorial.scheduler)
     assert (config.agent.batch_size, config.agent.learn_every, config.agent.lr, config.agent.gamma) \
         == (tutorial.agent.batch_size, tutorial.agent.learn_every, tutorial.agent.lr, tutorial.agent.gamma)
 

@@ -190,3 +190,40 @@ def test_the_worker_exits_when_the_trainer_is_killed(tmp_path) -> None:
         time.sleep(0.05)
     os.kill(worker_pid, signal.SIGKILL)
     raise AssertionError("the env worker outlived its trainer")
+
+
+def test_holding_the_jump_button_jumps_once() -> None:
+    """Why env.button_marks exists: [right, A] chosen again while A is held does not jump."""
+    env = MarioEnv(EnvConfig(), RIGHT_JUMP)
+    env.reset()
+    ground = env.step(0)[3]["y_pos"]
+    held = [env.step(1)[3]["y_pos"] for _ in range(30)]         # one jump, then walking
+    assert max(held) > ground and held[-5:] == [ground] * 5
+    env.step(0)                                                  # release A...
+    again = [env.step(1)[3]["y_pos"] for _ in range(5)]          # ...and the next press jumps
+    assert max(again) > ground
+    env.close()
+
+
+def test_button_marks_show_which_of_a_and_b_the_last_action_held() -> None:
+    actions = ActionSetConfig(name="right_run", buttons=[["right"], ["right", "A"], ["right", "B"],
+                                                         ["right", "A", "B"]])
+    marked, plain = MarioEnv(EnvConfig(button_marks=True), actions), MarioEnv(EnvConfig(), actions)
+    size = 84 // 12
+
+    def marks(frame: np.ndarray) -> tuple[int, int]:
+        a, b = frame[:size, :size], frame[:size, size:2 * size]
+        assert len(np.unique(a)) == len(np.unique(b)) == 1   # solid squares
+        return int(a[0, 0]), int(b[0, 0])
+
+    frames = [(marked.reset(), plain.reset())]
+    assert marks(frames[0][0]) == (0, 0)
+    for action, expected in [(1, (255, 0)), (3, (255, 255)), (2, (0, 255)), (0, (0, 0)), (1, (255, 0))]:
+        with_marks, without = marked.step(action)[0], plain.step(action)[0]
+        assert marks(with_marks) == expected
+        frames.append((with_marks, without))
+    for with_marks, without in frames:   # the rest of the frame is the tutorial's
+        assert np.array_equal(with_marks[:, 2 * size:], without[:, 2 * size:])
+        assert np.array_equal(with_marks[size:], without[size:])
+    marked.close()
+    plain.close()
