@@ -375,18 +375,24 @@ class Trainer:
             self.progress.interval_tally.add(result.loss, result.q)
         self._unrecorded = []
 
+    def _settled_lr(self) -> float:
+        """The learning rate after the submitted updates: with a schedule, an update running in
+        the background may change it, so wait for them first."""
+        if self.agent.scheduler is not None:
+            self._finish_updates()
+        return self.agent.lr
+
     def _end_episode(self, logbook: Logbook, env: int, step: int, epsilon: float, info: dict) -> None:
         """Log the episode env finished at `step`, and start counting its next one."""
         p = self.progress
-        if self.agent.scheduler is not None:
-            self._finish_updates()  # the lr schedule must not change under a running update
+        lr = self._settled_lr()  # also: the plateau schedule below must not change it mid-update
         episode = p.episodes[env]
         p.episode += 1
         loss, q = episode.tally.means()
         logbook.episode(EpisodeRecord(
             env_step=step, episode=p.episode, reward=episode.reward, x_pos=int(info["x_pos"]),
             length=len(episode.actions), flag=int(info["flag_get"]), epsilon=epsilon, loss=loss, q=q,
-            lr=self.agent.lr, wall_time=round(self._wall_time(), 3), env=env))
+            lr=lr, wall_time=round(self._wall_time(), 3), env=env))
         self.agent.end_episode(loss)
         p.episodes[env] = EpisodeProgress()
 
@@ -395,7 +401,7 @@ class Trainer:
         loss, q = p.interval_tally.means()
         epsilon = epsilon_at(p.step, self.config.agent.epsilon, self.config.trainer.total_steps)
         logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
-                                 "train/lr": self.agent.lr, "perf/steps_per_second": steps_per_second})
+                                 "train/lr": self._settled_lr(), "perf/steps_per_second": steps_per_second})
         logbook.status("running", p.step, p.episode)
         logbook.progress(p.step, p.episode, steps_per_second, epsilon, loss)
         p.interval_start, p.interval_tally = p.step, Tally()

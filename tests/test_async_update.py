@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.logbook import Logbook
 from mario_exp.trainer import Trainer
@@ -114,3 +115,23 @@ def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(tmp_
     finals = [torch.load(run / "checkpoints" / "last.pt", weights_only=True)["agent"] for run in (whole, split)]
     assert all(torch.equal(finals[0][net][k], finals[1][net][k])
                for net in ("online", "actor") for k in finals[0][net])
+
+
+def test_a_learning_rate_schedule_is_logged_as_without_async_updates(tmp_path: Path) -> None:
+    """StepLR steps inside each update: the rates in episodes.csv and TensorBoard are read
+    after the updates submitted so far, whatever the background thread's timing."""
+    logged = []
+    for setting in ("true", "false"):
+        cwd = tmp_path / setting
+        cwd.mkdir()
+        result = run_train(["experiment=smoke", "seed=7", "scheduler=step", "scheduler.step_size=20",
+                            f"agent.async_update={setting}"], cwd)
+        assert result.returncode == 0, result.stderr
+        run_dir = single_run_dir(cwd)
+        events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+        events.Reload()
+        logged.append(([row["lr"] for row in read_episodes(run_dir)],
+                       [(e.step, e.value) for e in events.Scalars("train/lr")]))
+    (episodes, scalars), _ = logged
+    assert episodes and len(scalars) == 4 and scalars[-1][1] < scalars[0][1]
+    assert logged[0] == logged[1]
