@@ -61,7 +61,7 @@ class AgentConfig:
     # the newest weights). Deterministic either way; see README "Learning in the background".
     async_update: bool = True
     # Store replay frames compressed (zstd, lossless): ~1.2 KB instead of 7 KB a transition,
-    # at ~9% fewer steps/s on 2 CPU cores; for replays too big for memory raw.
+    # at 15% fewer steps/s on 2 CPU cores; for replays too big for memory raw.
     replay_compression: bool = False
     epsilon: EpsilonConfig = field(default_factory=EpsilonConfig)
 
