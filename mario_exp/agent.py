@@ -1,6 +1,7 @@
 """The Double DQN agent of the PyTorch Mario tutorial: online and target Nature CNNs, actions
 from the online net, targets from the target net at the online net's argmax, SmoothL1 loss,
-Adam. The replay hands it one-step or n-step returns with their discounts (agent.n_step). The trainer decides when it acts, learns and syncs; this module only knows how.
+Adam. The replay hands it one-step or n-step returns with their discounts (agent.n_step).
+The trainer decides when it acts, learns and syncs; this module only knows how.
 """
 from __future__ import annotations
 
