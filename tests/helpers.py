@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.config import Config, register_schema, to_config
 
@@ -47,6 +48,13 @@ def read_episodes(run_dir: Path) -> list[dict[str, str]]:
 def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Rows minus wall_time, the one column a resumed or relaunched run cannot reproduce."""
     return [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
+
+
+def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every TensorBoard scalar of a run folder, tag -> [(step, value)]."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})  # 0: keep every point
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def episodes_without_clock(run_dir: Path) -> list[dict[str, str]]:

@@ -7,14 +7,29 @@ from pathlib import Path
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.logbook import Logbook
 from mario_exp.trainer import Trainer
-from tests.helpers import compose_config, drop_clock, read_episodes, run_train, single_run_dir
+from tests.helpers import compose_config, drop_clock, read_episodes, read_scalars, run_train, single_run_dir
 
 SMOKE_GREEDY = ["experiment=smoke", "seed=7", "agent.epsilon.start=0.0", "agent.epsilon.min=0.0",
                 "agent.lr=0.01"]   # greedy and fast-changing: the acting weights show in the episodes
+
+
+def async_and_sync_runs(args: list[str], tmp_path: Path) -> list[Path]:
+    """The run folders of `train.py ARGS` with agent.async_update=true, then false."""
+    runs = []
+    for setting in ("true", "false"):
+        cwd = tmp_path / setting
+        cwd.mkdir()
+        result = run_train([*args, f"agent.async_update={setting}"], cwd)
+        assert result.returncode == 0, result.stderr
+        runs.append(single_run_dir(cwd))
+    return runs
+
+
+def last_agent(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["agent"]
 
 
 def weights(net: torch.nn.Module) -> list[torch.Tensor]:
@@ -70,33 +85,20 @@ def test_without_async_updates_every_step_acts_on_the_newest_weights(trainer) ->
 
 def test_with_an_update_every_step_async_changes_nothing_but_when_losses_are_logged(tmp_path: Path) -> None:
     """learn_every=1 leaves no step between updates, so no action comes from older weights."""
-    runs = {}
-    for setting in ("true", "false"):
-        cwd = tmp_path / setting
-        cwd.mkdir()
-        result = run_train([*SMOKE_GREEDY, "agent.learn_every=1", f"agent.async_update={setting}"], cwd)
-        assert result.returncode == 0, result.stderr
-        runs[setting] = single_run_dir(cwd)
+    runs = async_and_sync_runs([*SMOKE_GREEDY, "agent.learn_every=1"], tmp_path)
     played = [[{k: v for k, v in row.items() if k not in ("loss", "q", "wall_time")}
-               for row in read_episodes(run)] for run in runs.values()]
+               for row in read_episodes(run)] for run in runs]
     assert played[0] and played[0] == played[1]
-    online = [torch.load(run / "checkpoints" / "last.pt", weights_only=True)["agent"]["online"]
-              for run in runs.values()]
+    online = [last_agent(run)["online"] for run in runs]
     assert all(torch.equal(online[0][name], online[1][name]) for name in online[0])
 
 
 def test_with_steps_between_updates_async_acts_on_other_weights(tmp_path: Path) -> None:
     """The same run with learn_every=3 plays other episodes: the lag is real, not a no-op."""
-    runs = []
-    for setting in ("true", "false"):
-        cwd = tmp_path / setting
-        cwd.mkdir()
-        result = run_train([*SMOKE_GREEDY, f"agent.async_update={setting}"], cwd)
-        assert result.returncode == 0, result.stderr
-        runs.append(torch.load(single_run_dir(cwd) / "checkpoints" / "last.pt", weights_only=True))
-    assert runs[0]["agent"]["learn_steps"] == runs[1]["agent"]["learn_steps"]
-    assert any(not torch.equal(runs[0]["agent"]["online"][name], runs[1]["agent"]["online"][name])
-               for name in runs[0]["agent"]["online"])
+    agents = [last_agent(run) for run in async_and_sync_runs(SMOKE_GREEDY, tmp_path)]
+    assert agents[0]["learn_steps"] == agents[1]["learn_steps"]
+    assert any(not torch.equal(agents[0]["online"][name], agents[1]["online"][name])
+               for name in agents[0]["online"])
 
 
 def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(tmp_path: Path) -> None:
@@ -112,7 +114,7 @@ def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(tmp_
             saved = torch.load(split / "checkpoints" / "last.pt", weights_only=True)
             assert saved["unrecorded_updates"] and saved["agent"]["actor"] is not None
     assert drop_clock(read_episodes(split)) == drop_clock(read_episodes(whole))
-    finals = [torch.load(run / "checkpoints" / "last.pt", weights_only=True)["agent"] for run in (whole, split)]
+    finals = [last_agent(run) for run in (whole, split)]
     assert all(torch.equal(finals[0][net][k], finals[1][net][k])
                for net in ("online", "actor") for k in finals[0][net])
 
@@ -120,18 +122,9 @@ def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(tmp_
 def test_a_learning_rate_schedule_is_logged_as_without_async_updates(tmp_path: Path) -> None:
     """StepLR steps inside each update: the rates in episodes.csv and TensorBoard are read
     after the updates submitted so far, whatever the background thread's timing."""
-    logged = []
-    for setting in ("true", "false"):
-        cwd = tmp_path / setting
-        cwd.mkdir()
-        result = run_train(["experiment=smoke", "seed=7", "scheduler=step", "scheduler.step_size=20",
-                            f"agent.async_update={setting}"], cwd)
-        assert result.returncode == 0, result.stderr
-        run_dir = single_run_dir(cwd)
-        events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-        events.Reload()
-        logged.append(([row["lr"] for row in read_episodes(run_dir)],
-                       [(e.step, e.value) for e in events.Scalars("train/lr")]))
+    runs = async_and_sync_runs(["experiment=smoke", "seed=7", "scheduler=step", "scheduler.step_size=20"],
+                               tmp_path)
+    logged = [([row["lr"] for row in read_episodes(run)], read_scalars(run)["train/lr"]) for run in runs]
     (episodes, scalars), _ = logged
     assert episodes and len(scalars) == 4 and scalars[-1][1] < scalars[0][1]
     assert logged[0] == logged[1]

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers import SWEEP, drop_clock, read_episodes, run_train, single_run_dir
-
-
-
-def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})  # 0: keep every point
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+from tests.helpers import SWEEP, drop_clock, read_episodes, read_scalars, run_train, single_run_dir
 
 
 def test_run_folder_layout(smoke_run: Path) -> None:
