@@ -28,7 +28,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mario_exp.config import Config, ConfigError, register_schema, to_config
-from mario_exp.outcomes import LEDGER, Outcome
+from mario_exp.outcomes import LEDGER, Outcome, TrainingDiverged, TrainingInterrupted
 from mario_exp.preflight import compose_jobs
 
 REPO = Path(__file__).resolve().parent
@@ -84,7 +84,7 @@ def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
     interrupt, which raises TrainingInterrupted (a BaseException, like KeyboardInterrupt)."""
     # torch loads here, after the cheap checks of main().
     from mario_exp.checkpoint import CheckpointError
-    from mario_exp.trainer import TrainingDiverged, already_finished, load_resume_point, train
+    from mario_exp.trainer import already_finished, load_resume_point, train
 
     hydra_cfg = HydraConfig.get()
     config = to_config(cfg)
@@ -115,8 +115,6 @@ def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
 def run(cfg: DictConfig) -> float:
     """One job. Returns the run's final-window mean x_pos (NaN when it did not finish), the
     value a hyperparameter search (experiment=hparams_search) maximises."""
-    from mario_exp.trainer import TrainingInterrupted
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -179,21 +177,27 @@ def report(outcomes: list[Outcome], signals: list[int]) -> int:
     return max((o.status for o in failed), default=0)
 
 
+def check_hardware_requests(configs: list[Config]) -> None:
+    """Refuse, before any job starts, a job that asks for a GPU or bf16 units this machine
+    lacks. Only those explicit requests can fail (auto falls back), and only they load torch
+    here: under the joblib, submitit and ray launchers this process runs no job, and each of
+    its seconds of imports is a second before the first job starts."""
+    requests = [c for c in configs if c.trainer.device == "cuda" or c.trainer.precision == "bf16"]
+    if requests:
+        from mario_exp.agent import resolve_device, resolve_precision
+
+        for config in requests:
+            resolve_precision(config.trainer.precision, resolve_device(config.trainer.device))
+
+
 def main() -> None:
     global MAIN_PID
     register_schema()
     try:
-        configs = compose_jobs(sys.argv[1:], CONF_DIR)
-        if configs:
-            from mario_exp.agent import resolve_device, resolve_precision
-
-            for config in configs:
-                resolve_precision(config.trainer.precision, resolve_device(config.trainer.device))
+        check_hardware_requests(compose_jobs(sys.argv[1:], CONF_DIR))
     except ConfigError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         sys.exit(2)
-
-    from mario_exp.trainer import TrainingInterrupted
 
     MAIN_PID = os.getpid()
     # The submitit and ray launchers start jobs as new Python processes (on a cluster, on other

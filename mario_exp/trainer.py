@@ -39,6 +39,7 @@ from mario_exp.envs import FrameStacks, VectorEnv
 from mario_exp.evaluation import Evaluator
 from mario_exp.learner import BackgroundLearner, Update, UpdateResult
 from mario_exp.logbook import EpisodeRecord, Logbook
+from mario_exp.outcomes import TrainingDiverged, TrainingInterrupted
 from mario_exp.replay import ReplayBuffer
 from mario_exp.schedule import crossed
 
@@ -46,19 +47,6 @@ log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.
 # 3: n-step returns, the lagged actor and the update results not yet recorded.
 CHECKPOINT_VERSION = 3
-
-
-class TrainingInterrupted(BaseException):
-    """SIGINT or SIGTERM arrived and a checkpoint was written. A BaseException, like
-    KeyboardInterrupt, so that a sweep stops rather than counting it as one failed job."""
-
-    def __init__(self, signum: int, step: int) -> None:
-        super().__init__(f"{signal.Signals(signum).name} at step {step}; checkpoint saved")
-        self.signum = signum
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -154,3 +154,25 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     assert analysis.returncode == 0, analysis.stderr
     per_run = (tmp_path / "analysis" / "per_run.csv").read_text().splitlines()
     assert len(per_run) == 1 + 4
+
+
+@pytest.mark.parametrize("overrides, loads_torch", [
+    (["experiment=smoke"], False),
+    (["experiment=smoke", "trainer.precision=bf16"], True),
+])
+def test_the_command_process_loads_torch_only_to_check_a_bf16_or_cuda_request(
+        overrides: list[str], loads_torch: bool) -> None:
+    # Under joblib, submitit and ray, train.py's own process runs no job: torch there would only
+    # delay the first job by its import time.
+    code = ("import sys, train\n"
+            "from mario_exp.preflight import compose_jobs\n"
+            "train.register_schema()\n"
+            "try:\n"
+            f"    train.check_hardware_requests(compose_jobs({overrides!r}, train.CONF_DIR))\n"
+            "except train.ConfigError:\n"
+            "    pass  # a CPU without bf16 units: refused, after loading torch to find out\n"
+            "print('torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(loads_torch)
