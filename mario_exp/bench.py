@@ -1,6 +1,6 @@
 """Throughput and memory figures, one `name value unit` line each:
 
-    python -m mario_exp.bench [--num-envs N] [--compression] [--precision fp32] [--in-process]
+    python -m mario_exp.bench [--num-envs N] [--compression] [--precision fp32] [--env-worker]
                               [--sync-updates] [--skip-rss]
 
 Compare with the tutorial's loop run right before or after on the same machine
@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--burnin", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=Config().trainer.threads,
                         help="torch CPU threads (default: the trainer's default)")
-    parser.add_argument("--in-process", action="store_true",
-                        help="step the emulator in the trainer's process (trainer.env_worker=false)")
+    parser.add_argument("--env-worker", action="store_true",
+                        help="step each emulator in its own process (trainer.env_worker=true)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--compression", action="store_true", help="agent.replay_compression=true")
     parser.add_argument("--sync-updates", action="store_true",
@@ -145,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     config = Config()  # the tutorial's hyperparameters
     config.trainer.threads = args.threads
-    config.trainer.env_worker = not args.in_process
+    config.trainer.env_worker = args.env_worker
     config.trainer.precision = args.precision
     config.agent.replay_compression = args.compression
     config.agent.async_update = not args.sync_updates
@@ -199,8 +199,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train(config, Path(run_dir), run_name="bench")
     updates = "async updates" if config.agent.async_update else "sync updates"
+    where = "worker processes" if args.env_worker else "in process"
     print(f"train_steps_per_second {summary.learning_steps_per_second:.1f} steps/s "
-          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision}, {args.num_envs} envs, {updates})")
+          f"(batch {batch_size}, learn every {config.agent.learn_every}, {precision}, {args.num_envs} envs "
+          f"{where}, {updates})")
 
     if not args.skip_rss:
         rss = replay_peak_rss_bytes(1_000_000)

@@ -114,8 +114,10 @@ class TrainerConfig:
     # torch's multi-threaded CPU kernels are not bit-reproducible from one process to the next;
     # one thread is, so that is the default (null: torch's default, all cores).
     threads: Optional[int] = 1
-    # Step the emulator in its own process, overlapping the learner (same results either way).
-    env_worker: bool = True
+    # Step each emulator in a process of its own (same results either way). Off by default: the
+    # learner already runs in a thread of its own beside the loop (agent.async_update), and on
+    # two cores a third busy process and its pipe cost more than they overlap (README, bench).
+    env_worker: bool = False
     log_every: int = 1000
     checkpoint_every: int = 50000
     checkpoint_replay: bool = True

@@ -18,6 +18,9 @@ from mario_exp.final_window import final_metrics
 from tests.helpers import REPO, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]
+# The emulator in a process of its own, started from the launcher's worker process (loky's
+# start method needs train.py's prepare_env_worker).
+IN_A_WORKER = ["trainer.env_worker=true"]
 # The first job diverges at once; the second is smoke_run's config (agent.lr is its default).
 DIVERGING_AND_HEALTHY = ["agent.lr=1e30,0.00025"]
 LAUNCHERS = {
@@ -33,7 +36,7 @@ def status(run_dir: Path) -> dict:
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 def test_sweep_through_a_launcher_lands_in_outputs_and_reports_its_failed_job(
         launcher: str, smoke_run: Path, tmp_path: Path) -> None:
-    args = ["-m", *LAUNCHERS[launcher], *SMOKE, *DIVERGING_AND_HEALTHY]
+    args = ["-m", *LAUNCHERS[launcher], *SMOKE, *IN_A_WORKER, *DIVERGING_AND_HEALTHY]
     result = run_train(args, tmp_path)
     # The failure happened in another process; it is still one line, and the exit status.
     assert result.returncode == 1, result.stderr

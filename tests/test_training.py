@@ -122,7 +122,7 @@ def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path)
     assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
 
 
-@pytest.mark.parametrize("override", ["trainer.env_worker=false", "agent.replay_compression=true"])
+@pytest.mark.parametrize("override", ["trainer.env_worker=true", "agent.replay_compression=true"])
 def test_worker_process_and_compression_change_nothing_but_speed(smoke_run: Path, tmp_path: Path,
                                                                  override: str) -> None:
     result = run_train(["experiment=smoke", "seed=7", override], tmp_path)
@@ -161,6 +161,6 @@ def test_two_envs_log_every_episode_and_keep_the_replay_ratio(two_env_run: Path)
 
 
 def test_two_envs_in_workers_or_in_process_give_the_same_episodes(two_env_run: Path, tmp_path: Path) -> None:
-    result = run_train([*TWO_ENVS, "trainer.env_worker=false"], tmp_path)
+    result = run_train([*TWO_ENVS, "trainer.env_worker=true"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert drop_clock(read_episodes(single_run_dir(tmp_path))) == drop_clock(read_episodes(two_env_run))
