@@ -7,9 +7,9 @@ import sys
 from typing import NoReturn
 
 
-def fail(prog: str, message: str) -> NoReturn:
+def fail(prog: str, message: str, status: int = 2) -> NoReturn:
     print(f"{prog}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -19,9 +19,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
-from mario_exp.cli import OneLineParser, positive_int
+from mario_exp.cli import OneLineParser, fail, positive_int
 
 PROG = "python -m mario_exp.launcher_bench"
 TRAIN = Path(__file__).resolve().parents[1] / "train.py"
@@ -49,13 +48,8 @@ def sweep_overrides(extra: list[str]) -> list[str]:
     return [o for o in SWEEP if key(o) not in replaced] + extra
 
 
-def stop(status: int, message: str) -> NoReturn:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(status)
-
-
 def run_sweep(overrides: list[str], sweep_dir: Path) -> Timing:
-    """`python train.py -m OVERRIDES` into `sweep_dir`; its output goes to sweep_dir.log."""
+    """`python train.py -m OVERRIDES` into `sweep_dir`, its output into sweep_dir.log."""
     log = sweep_dir.with_suffix(".log")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -64,10 +58,12 @@ def run_sweep(overrides: list[str], sweep_dir: Path) -> Timing:
                                 stdout=handle, stderr=subprocess.STDOUT).returncode
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if status != 0:
-        lines = [line for line in log.read_text().splitlines() if line.startswith("train.py:")]
-        stop(status, lines[0].removeprefix("train.py: error: ") if lines else
-             f"train.py exited with status {status} (its output: {log})")
+    if status != 0:  # the scratch folder goes with this exit: keep train.py's own line
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        own = [line for line in lines if line.startswith("train.py:")]
+        fail(PROG, own[0].removeprefix("train.py: error: ") if own else
+             f"train.py exited with status {status}; its last line: {lines[-1] if lines else '(none)'}",
+             status if status > 0 else 1)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     jobs = sum(1 for run in sweep_dir.iterdir() if (run / ".hydra").is_dir())
     return Timing(wall, cpu, jobs)
@@ -88,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for override in args.overrides:
         if override.startswith(("hydra/launcher", "hydra.launcher", "hydra.sweep.dir", "-")):
-            stop(2, f"{override}: the bench sets the launcher and the sweep folder itself; "
+            fail(PROG, f"{override}: the bench sets the launcher and the sweep folder itself; "
                     "give only the sweep's overrides (and --n-jobs)")
     overrides = sweep_overrides(args.overrides)
     parallel = [*overrides, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.n_jobs}"]
@@ -99,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             one = run_sweep(overrides, Path(scratch) / f"{pair}-sequential")
             many = run_sweep(parallel, Path(scratch) / f"{pair}-parallel")
             if one.jobs != many.jobs:
-                stop(1, f"the sequential sweep left {one.jobs} runs, the parallel one {many.jobs}")
+                fail(PROG, f"the sequential sweep left {one.jobs} runs, the parallel one {many.jobs}", 1)
             ratios.append(many.wall_s / one.wall_s)
             sequential_cores.append(one.cores)
             print(f"pair {pair} ({one.jobs} jobs): {describe('one at a time', one)}; "
@@ -114,4 +110,4 @@ if __name__ == "__main__":
     try:
         main()
     except KeyboardInterrupt:  # the sweeps got the signal too; their runs were scratch
-        stop(130, "interrupted")
+        fail(PROG, "interrupted", 130)
