@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="train.py overrides that change the sweep")
     args = parser.parse_args(argv)
     for override in args.overrides:
-        if override.startswith(("hydra/launcher", "hydra.launcher", "hydra.sweep.dir", "-")):
+        if override.startswith(("hydra/launcher", "hydra.launcher", "hydra.sweep.dir")):
             fail(PROG, f"{override}: the bench sets the launcher and the sweep folder itself; "
                     "give only the sweep's overrides (and --n-jobs)")
     overrides = sweep_overrides(args.overrides)
