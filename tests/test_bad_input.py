@@ -21,6 +21,7 @@ CASES = [
     (["env.rom_version=v7"], ["env.rom_version", "v0, v1, v2, v3"]),
     (["scheduler=cosine"], ["scheduler=cosine", "none, plateau, step"]),
     (["+agent.foo=1"], ["agent.foo", "unknown key"]),
+    (["~agent.lr"], ["~agent.lr", "cannot be deleted", "agent.lr=..."]),
     (["agent.epsilon.decay=1.5"], ["agent.epsilon.decay", "(0, 1]"]),
     (["agent.lr=["], ["agent.lr=[", "cannot parse"]),
     (["trainer.eval_every=0"], ["trainer.eval_every", "null or an integer >= 1"]),

@@ -168,3 +168,57 @@ def test_slurm_launcher_preset_sets_the_cluster_keys() -> None:
     assert launcher.max_num_timeout >= 1 and launcher.signal_delay_s >= 60
     for key in ("timeout_min", "gpus_per_node", "array_parallelism", "cpus_per_task", "mem_gb"):
         assert launcher[key] is not None
+
+
+# Jobs of one command line, in the order a sweep would compose them: the preflight composes
+# each choice of config-group options once and gives each job its values on a copy.
+PREFLIGHT_JOBS = [
+    [],
+    ["seed=3", "agent.batch_size=64"],
+    ["seed=4"],                                   # none of the job before's values
+    ["experiment=smoke", "agent.batch_size=64"],
+    ["agent.batch_size=64", "experiment=smoke"],  # a value before the group choice
+    ["action_set=right_run", "agent.epsilon.schedule=linear", "agent.epsilon.fraction=0.3"],
+    ["scheduler=plateau", "scheduler.patience=3"],
+    ["scheduler=plateau"],
+    ["experiment=quick", "trainer.total_steps=1000", "env.frame_skip=2"],
+    ["agent.epsilon={start: 0.5, min: 0.2}"],     # a dict sets values
+    ["trainer.eval_every=null", "trainer.threads=null"],
+    # Bad ones: each must fail with the line a full composition gives.
+    ["agent.batch_size=abc"],
+    ["agent.batch_sizes=32"],
+    ["action_set=nope"],
+    ["+agent.extra=1"],
+    ["~agent.lr"],
+    ["experiment=smoke", "trainer.total_steps=-5"],
+]
+
+
+def test_preflight_composes_every_job_as_a_full_hydra_composition_does() -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mario_exp.config import ConfigError
+    from mario_exp.preflight import JobComposer, _composed
+
+    register_schema()
+    GlobalHydra.instance().clear()
+    shared_outcomes = []
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+        composer = JobComposer("config", ["hydra.job.chdir=false"], parser)
+        for job in PREFLIGHT_JOBS:
+            overrides = ["hydra.job.chdir=false", *job]
+            outcomes = []
+            for make in (lambda: composer.config(job),
+                         lambda: to_config(compose("config", overrides=overrides))):
+                try:
+                    outcomes.append(_composed(make, overrides, "config"))
+                except ConfigError as exc:
+                    outcomes.append(f"ConfigError: {exc}")
+            shared, full = outcomes
+            assert shared == full, job
+            shared_outcomes.append(shared)
+    GlobalHydra.instance().clear()
+    bad = [job for job, outcome in zip(PREFLIGHT_JOBS, shared_outcomes) if isinstance(outcome, str)]
+    assert bad == PREFLIGHT_JOBS[-6:]
+    assert shared_outcomes[1].agent.batch_size == 64 and shared_outcomes[2].agent.batch_size == 32
