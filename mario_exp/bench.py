@@ -17,13 +17,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
 from mario_exp.agent import DDQNAgent, resolve_precision
-from mario_exp.config import Config
+from mario_exp.config import Config, PriorityConfig
 from mario_exp.envs import MarioEnv, VectorEnv, button_code
 from mario_exp.replay import ReplayBuffer
 from mario_exp.trainer import train
@@ -87,9 +87,11 @@ def record_frames(config: Config, steps: int, rng: np.random.Generator) -> np.nd
     return np.stack(frames)
 
 
-def filled_replay(config: Config, frames: np.ndarray, transitions: int, compress: bool) -> ReplayBuffer:
+def filled_replay(config: Config, frames: np.ndarray, transitions: int, compress: bool,
+                  priority: Optional[PriorityConfig] = None) -> ReplayBuffer:
     size = config.env.frame_size
-    replay = ReplayBuffer(transitions + 1, (size, size), config.env.frame_stack, CPU, compress=compress)
+    replay = ReplayBuffer(transitions + 1, (size, size), config.env.frame_stack, CPU, compress=compress,
+                          n_step=config.agent.n_step, gamma=config.agent.gamma, priority=priority)
     replay.start(frames[:1])
     for i in range(1, transitions + 1):
         replay.add(np.array([i % 2]), np.array([1.0]), np.array([False]), frames[i % len(frames)][None])
@@ -111,7 +113,7 @@ def replay_peak_rss_bytes(capacity: int) -> int:
 import numpy as np, torch
 from mario_exp.agent import DDQNAgent
 from mario_exp.bench import record_frames
-from mario_exp.config import Config
+from mario_exp.config import Config, PriorityConfig
 from mario_exp.replay import ReplayBuffer
 config = Config()
 torch.set_num_threads(1)
@@ -179,6 +181,23 @@ def main() -> None:
     learn_ms = timed_ms(lambda: agent.learn(batch), 50)
     precision = "bf16" if bf16 else "fp32"
     print(f"learn_step_ms {learn_ms:.1f} ms ({precision}, {args.threads} threads)")
+
+    # Prioritized replay at the flag preset's size: a draw of a batch from a full 100k
+    # buffer, and the update of the drawn transitions' priorities that follows each learn step.
+    priority = PriorityConfig(exponent=0.6)
+    prioritized = filled_replay(config, frames, 100_000, False, priority)
+
+    def sample_and_update() -> None:
+        drawn = prioritized.sample(batch_size, rng, 0.4)
+        prioritized.update_priorities(drawn.slots.tolist(), drawn.stamps.tolist(), rng.random(batch_size).tolist())
+    print(f"replay_sample_ms_prioritized {timed_ms(sample_and_update, 200):.3f} ms "
+          "(batch 32 from 100k transitions, with its priority update)")
+    options = dataclasses.replace(config.agent, dueling=True, augment_shift=4, priority=priority)
+    flag_agent = DDQNAgent(2, config.env.frame_stack, config.env.frame_size, options, config.scheduler, CPU, bf16)
+    flag_batch = dataclasses.replace(prioritized.sample(batch_size, rng, 0.4),
+                                     shifts=torch.from_numpy(rng.integers(0, 9, (2, batch_size, 2))))
+    print(f"learn_step_ms_sample_efficient {timed_ms(lambda: flag_agent.learn(flag_batch), 50):.1f} ms "
+          "(dueling, random shifts, importance weights)")
     state = frames[None, :config.env.frame_stack]
     act_ms = timed_ms(lambda: agent.act(state, [0.0], rng), 200)
     print(f"act_ms {act_ms:.2f} ms (one greedy forward)")

@@ -7,6 +7,7 @@ checks, raising `ConfigError` with one line that names the key and what is allow
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Optional
 
@@ -43,6 +44,19 @@ class EpsilonConfig:
 
 
 @dataclass
+class PriorityConfig:
+    """Prioritized experience replay (Schaul et al. 2016, proportional variant): a transition is
+    drawn with probability p ** exponent / sum, p being its last |TD error| + offset; new ones
+    come in at the largest priority seen. Importance-sampling weights (N * P) ** -weight_exponent,
+    divided by the batch's largest, correct the bias; weight_exponent rises linearly from its
+    value here at the first step to 1 at the end of trainer.total_steps."""
+
+    exponent: float = 0.0         # alpha; 0 is uniform replay (the tutorial's), 0.6 is Rainbow's
+    weight_exponent: float = 0.4  # beta at step 0, annealed to 1
+    offset: float = 1e-6          # keeps a transition with a zero TD error drawable
+
+
+@dataclass
 class AgentConfig:
     """Double DQN hyperparameters; defaults are the PyTorch Mario tutorial's."""
 
@@ -64,6 +78,18 @@ class AgentConfig:
     # at 15% fewer steps/s on 2 CPU cores; for replays too big for memory raw.
     replay_compression: bool = False
     epsilon: EpsilonConfig = field(default_factory=EpsilonConfig)
+    # Dueling head (Wang et al. 2016): Q = V + A - mean(A), the value and advantage streams
+    # sharing the tutorial's 512 hidden units, half each (agent.DuelingOutput says why).
+    dueling: bool = False
+    # Rewards are multiplied by this in the TD targets (episodes.csv keeps the env's own):
+    # the env pays about +7 a step, so Q near 70 sits in the Huber loss's linear part.
+    reward_scale: float = 1.0
+    adam_eps: float = 1e-8        # Adam's epsilon (torch's default; Rainbow and DrQ use 1.5e-4)
+    # Random-shift augmentation of sampled stacks (DrQ, Kostrikov et al. 2021): each state and
+    # next state is padded by this many pixels (edge pixels repeated) and cropped back at a
+    # random offset; 0 is off. DrQ uses 4 on 84x84 frames.
+    augment_shift: int = 0
+    priority: PriorityConfig = field(default_factory=PriorityConfig)
 
 
 @dataclass
@@ -100,6 +126,10 @@ class EnvConfig:
     button_marks: bool = False
     # Emulators stepped side by side, each in its own worker process when trainer.env_worker.
     num_envs: int = 1
+    # End an episode after this many agent steps without a new furthest x_pos, as a death
+    # would end it (null: only the level's own timer, ~2,400 steps, does). Mario pressing right
+    # against a pipe otherwise fills the replay with thousands of identical frames.
+    stall_steps: Optional[int] = None
 
 
 @dataclass
@@ -179,7 +209,7 @@ def _optional(check: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any],
     return (lambda v: v is None or check[0](v)), f"null or {check[1]}"
 
 
-_POSITIVE = (lambda v: v > 0), "a number > 0"
+_POSITIVE = (lambda v: math.isfinite(v) and v > 0), "a finite number > 0"
 _UNIT = (lambda v: 0.0 <= v <= 1.0), "a number in [0, 1]"
 _OPEN_UNIT = (lambda v: 0.0 < v < 1.0), "a number in (0, 1)"
 _DECAY = (lambda v: 0.0 < v <= 1.0), "a number in (0, 1]"
@@ -203,6 +233,13 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "agent.epsilon.decay": _DECAY,
     "agent.epsilon.min": _UNIT,
     "agent.epsilon.fraction": _DECAY,
+    "agent.dueling": _BOOL,
+    "agent.reward_scale": _POSITIVE,
+    "agent.adam_eps": _POSITIVE,
+    "agent.augment_shift": _int_in(0, 16),
+    "agent.priority.exponent": _UNIT,
+    "agent.priority.weight_exponent": _UNIT,
+    "agent.priority.offset": _POSITIVE,
     "scheduler.name": _one_of(SCHEDULERS),
     "scheduler.factor": _OPEN_UNIT,
     "scheduler.patience": _int_at_least(0),
@@ -218,6 +255,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "env.frame_stack": _int_in(1, 16),
     "env.button_marks": _BOOL,
     "env.num_envs": _int_in(1, 64),
+    "env.stall_steps": _optional(_int_at_least(1)),
     "trainer.total_steps": _int_at_least(1),
     "trainer.max_episodes": _optional(_int_at_least(1)),
     "trainer.device": _one_of(DEVICES),

@@ -78,6 +78,9 @@ class MarioEnv:
         self._size = (env.frame_size, env.frame_size)
         self._mark_size = max(2, env.frame_size // 12) if env.button_marks else 0
         self._held = 0  # the controller byte of the last action; 0 at an episode's start
+        self._stall_steps = env.stall_steps
+        self._furthest = -1   # the episode's furthest x_pos so far
+        self._stalled_for = 0  # steps since it last grew
         # nes-py's `screen` is an RGB view that steps over the emulator's 32-bit BGRx pixels;
         # cv2 converts such a strided view 4x slower than the contiguous BGRx buffer behind
         # it, which gives the identical gray image (tested).
@@ -98,13 +101,16 @@ class MarioEnv:
         """Start the level again; returns the first frame."""
         self._nes.reset()
         self._held = 0
+        self._furthest, self._stalled_for = -1, 0
         return self._frame()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
         """Hold `action` for frame_skip frames (fewer if the episode ends), summing rewards.
 
         Returns the last frame, the summed reward, whether the episode ended (Mario died, the
-        timer ran out, or he reached the flag) and the emulator's info (x_pos, flag_get, ...).
+        timer ran out, he reached the flag, or with env.stall_steps he went that many steps
+        without getting further: then info["stalled"] is True) and the emulator's info
+        (x_pos, flag_get, ...).
         """
         code = self._held = self._codes[action]
         total = 0.0
@@ -113,6 +119,12 @@ class MarioEnv:
             total += reward
             if done:
                 break
+        if info["x_pos"] > self._furthest:
+            self._furthest, self._stalled_for = info["x_pos"], 0
+        else:
+            self._stalled_for += 1
+        if self._stall_steps is not None and not done and self._stalled_for >= self._stall_steps:
+            done, info = True, {**info, "stalled": True}
         return self._frame(), total, done, info
 
     def step_autoreset(self, action: int) -> tuple[np.ndarray, float, bool, dict]:

@@ -31,6 +31,13 @@ class UpdateResult:
     step: int
     loss: float
     q: float
+    # Prioritized replay: the sampled transitions (slot and the write stamp it had) and their
+    # |TD errors|, which the loop turns into new priorities at a point fixed by the step
+    # numbers, never by the thread's timing (see Trainer._record_updates). Plain lists, so
+    # that a checkpoint holding unrecorded results loads with weights_only.
+    slots: Optional[list[int]] = None
+    stamps: Optional[list[int]] = None
+    td_errors: Optional[list[float]] = None
 
 
 class BackgroundLearner:
@@ -52,8 +59,13 @@ class BackgroundLearner:
             if update.batch is None:
                 self._agent.sync_target()
             else:
-                loss, q = self._agent.learn(update.batch)
-                results.append(UpdateResult(update.step, loss, q))
+                batch = update.batch
+                learned = self._agent.learn(batch)
+                result = UpdateResult(update.step, learned.loss, learned.q)
+                if learned.td_errors is not None and batch.slots is not None:
+                    result.slots, result.stamps = batch.slots.tolist(), batch.stamps.tolist()
+                    result.td_errors = learned.td_errors.tolist()
+                results.append(result)
         return results
 
     @property

@@ -47,7 +47,8 @@ def learning_curves(config: Config, replay: ReplayBuffer, seed: int, bf16: bool,
     for update in range(updates):
         if update % sync_every == 0:
             agent.sync_target()
-        curve[update] = agent.learn(replay.sample(config.agent.batch_size, rng))
+        step = agent.learn(replay.sample(config.agent.batch_size, rng))
+        curve[update] = step.loss, step.q
     return curve
 
 

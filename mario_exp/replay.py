@@ -20,16 +20,26 @@ discounted sum of its next n rewards in the same env, stopped early where the ep
 and the state n steps later (Sutton & Barto, section 7.1; Rainbow's multi-step targets). The
 learner's target is then `returns + discounts * max-Q(next state)`, discounts being gamma ** n,
 or 0 where the episode ended within the n steps; with n = 1 it is the one-step DQN target.
+
+With a priority exponent > 0, slots are drawn in proportion to their priorities (a sum tree,
+mario_exp/priorities.py) instead of uniformly. A slot gets the largest priority seen so far
+when its transition becomes sampleable (its n steps complete) and priority 0 while it cannot
+be sampled (the newest rows, and the oldest ones whose stacks reach overwritten frames).
+Each slot carries the stamp of the row write that filled it, so that a priority computed for
+a transition is not given to the one that has overwritten it meanwhile.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 import zstandard
+
+from mario_exp.config import PriorityConfig
+from mario_exp.priorities import SumTree
 
 
 @dataclass
@@ -39,6 +49,14 @@ class Batch:
     returns: torch.Tensor      # float32 [B]: the reward, or the discounted sum of n rewards
     discounts: torch.Tensor    # float32 [B]: gamma ** n, or 0.0 where the episode ended
     next_states: torch.Tensor  # uint8 [B, stack, H, W], the state n steps later
+    # Random-shift augmentation (agent.augment_shift): int64 [2, B, 2], each state's and next
+    # state's crop offset (dy, dx); None without augmentation.
+    shifts: Optional[torch.Tensor] = None
+    # Prioritized replay: float32 [B] importance-sampling weights, and the slots drawn with
+    # their write stamps (numpy, for the new priorities); None with uniform replay.
+    weights: Optional[torch.Tensor] = None
+    slots: Optional[np.ndarray] = None
+    stamps: Optional[np.ndarray] = None
 
 
 class RawFrames:
@@ -112,9 +130,13 @@ class ZstdFrames:
 
 class ReplayBuffer:
     def __init__(self, capacity: int, frame_shape: tuple[int, int], stack: int, device: torch.device,
-                 n_envs: int = 1, compress: bool = False, n_step: int = 1, gamma: float = 0.9) -> None:
+                 n_envs: int = 1, compress: bool = False, n_step: int = 1, gamma: float = 0.9,
+                 reward_scale: float = 1.0, augment_shift: int = 0,
+                 priority: Optional[PriorityConfig] = None) -> None:
         self.rows = capacity // n_envs  # each env gets an equal share of the capacity
         self.n_envs = n_envs
+        self.reward_scale = np.float32(reward_scale)
+        self.augment_shift = augment_shift
         self.stack = stack
         self.n_step = n_step
         # gamma ** k in float32, k = 0..n: the reward weights, and the bootstrap discount.
@@ -131,6 +153,12 @@ class ReplayBuffer:
         self._columns = np.arange(n_envs)
         # Stack offsets, oldest first: a state is frames (r - 3, r - 2, r - 1, r).
         self._offsets = np.arange(stack - 1, -1, -1)
+        self.priority = priority if priority is not None and priority.exponent > 0 else None
+        if self.priority is not None:
+            self.tree = SumTree(slots)
+            self.max_priority = 1.0     # what a new transition gets: the largest priority yet
+            self.rows_written = 0       # the stamp of the next row write
+            self.stamps = np.zeros(slots, dtype=np.int64)
 
     # The per-slot arrays besides the frames: what a transition costs and what a checkpoint saves.
     _ARRAYS = ("actions", "rewards", "dones", "history")
@@ -169,6 +197,34 @@ class ReplayBuffer:
         self.history[slots] = history
         self.cursor = (self.cursor + 1) % self.rows
         self.count = min(self.count + 1, self.rows)
+        if self.priority is not None:
+            self._update_sampleable(slots)
+
+    def _update_sampleable(self, written: np.ndarray) -> None:
+        """Keep the tree's nonzero leaves exactly the sampleable slots after a row write: the
+        new row and the oldest rows drop out, the row whose n steps just completed comes in."""
+        self.stamps[written] = self.rows_written
+        self.rows_written += 1
+        low, high = self._sampleable()
+        oldest = (self.cursor - self.count) % self.rows
+        leaving = [(self.cursor - 1) % self.rows] + [(oldest + k) % self.rows for k in range(low)]
+        entering = [(oldest + high - 1) % self.rows] if high > low else []
+        rows = np.array(leaving + entering)
+        slots = (rows[:, None] * self.n_envs + self._columns).ravel()
+        priorities = np.zeros(slots.size)
+        priorities[len(leaving) * self.n_envs:] = self.max_priority
+        self.tree.set(slots, priorities)
+
+    def update_priorities(self, slots: list[int], stamps: list[int], td_errors: list[float]) -> None:
+        """New priorities (|TD error| + offset) ** exponent for the transitions an update sampled,
+        skipping those overwritten or no longer sampleable since."""
+        assert self.priority is not None, "update_priorities needs a priority exponent > 0"
+        slot_array, stamp_array = np.asarray(slots, dtype=np.int64), np.asarray(stamps, dtype=np.int64)
+        priorities = (np.asarray(td_errors, dtype=np.float64) + self.priority.offset) ** self.priority.exponent
+        keep = (self.stamps[slot_array] == stamp_array) & (self.tree.leaves(slot_array) > 0)
+        if keep.any():
+            self.tree.set(slot_array[keep], priorities[keep])
+        self.max_priority = max(self.max_priority, float(priorities.max()))
 
     def _sampleable(self) -> tuple[int, int]:
         """The range [low, high) of sampleable rows, counted from the oldest stored row."""
@@ -187,14 +243,24 @@ class ReplayBuffer:
         back = np.minimum(self._offsets[None, :], self.history[slots][:, None])
         return ((rows[:, None] - back) % self.rows) * self.n_envs + columns[:, None]
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
-        """Draw batch_size transitions uniformly, with replacement (as SB3 and Dopamine do)."""
+    def sample(self, batch_size: int, rng: np.random.Generator, weight_exponent: float = 1.0) -> Batch:
+        """Draw batch_size transitions with replacement (as SB3 and Dopamine do): uniformly,
+        or in proportion to their priorities, with importance-sampling weights
+        (N * P) ** -weight_exponent divided by the batch's largest (Dopamine's normalisation)."""
         low, high = self._sampleable()
         assert high > low, "sample() needs at least one complete transition"
-        oldest = (self.cursor - self.count) % self.rows
-        drawn = rng.integers(low * self.n_envs, high * self.n_envs, size=batch_size)
-        rows, columns = (oldest + drawn // self.n_envs) % self.rows, drawn % self.n_envs
-        slots = rows * self.n_envs + columns
+        weights = None
+        if self.priority is None:
+            oldest = (self.cursor - self.count) % self.rows
+            drawn = rng.integers(low * self.n_envs, high * self.n_envs, size=batch_size)
+            rows, columns = (oldest + drawn // self.n_envs) % self.rows, drawn % self.n_envs
+            slots = rows * self.n_envs + columns
+        else:
+            slots = self.tree.sample(batch_size, rng)
+            rows, columns = slots // self.n_envs, slots % self.n_envs
+            probabilities = self.tree.leaves(slots) / self.tree.total
+            scaled = (len(self) * probabilities) ** -weight_exponent
+            weights = self._to_device((scaled / scaled.max()).astype(np.float32))
         # The n transitions from each sampled one on, in its env; those after an episode's
         # end belong to the next episode and do not count.
         ahead = ((rows[:, None] + np.arange(self.n_step)) % self.rows) * self.n_envs + columns[:, None]
@@ -208,19 +274,31 @@ class ReplayBuffer:
         next_slots = self._stack_slots((rows + taken) % self.rows, columns)
         next_slots[ended] = state_slots[ended]
         stacks = self.frames.gather(np.concatenate([state_slots, next_slots]))
+        shifts = None
+        if self.augment_shift:
+            shifts = self._to_device(rng.integers(0, 2 * self.augment_shift + 1, size=(2, batch_size, 2)))
         return Batch(
             states=self._to_device(stacks[:batch_size]),
             actions=self._to_device(self.actions[slots].astype(np.int64)),
-            returns=self._to_device(returns),
+            returns=self._to_device(returns * self.reward_scale),
             discounts=self._to_device(discounts),
             next_states=self._to_device(stacks[batch_size:]),
+            shifts=shifts,
+            weights=weights,
+            slots=None if weights is None else slots,
+            stamps=None if weights is None else self.stamps[slots],
         )
 
     def state_dict(self) -> dict[str, Any]:
         """The stored slots as tensors (only the filled ones) and the ring's position."""
         stored = self.count * self.n_envs
         filled = {name: torch.from_numpy(getattr(self, name)[:stored]) for name in self._ARRAYS}
-        return {**filled, **self.frames.state_dict(stored), "cursor": self.cursor, "count": self.count}
+        state = {**filled, **self.frames.state_dict(stored), "cursor": self.cursor, "count": self.count}
+        if self.priority is not None:
+            state["priorities"] = torch.from_numpy(self.tree.leaves(np.arange(stored)))
+            state["stamps"] = torch.from_numpy(self.stamps[:stored].copy())
+            state["max_priority"], state["rows_written"] = self.max_priority, self.rows_written
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         count = state["count"]
@@ -231,6 +309,10 @@ class ReplayBuffer:
             getattr(self, name)[:stored] = state[name].numpy()
         self.frames.load_state_dict(state, stored)
         self.cursor, self.count = state["cursor"], count
+        if self.priority is not None:
+            self.tree.load_leaves(state["priorities"].numpy())
+            self.stamps[:stored] = state["stamps"].numpy()
+            self.max_priority, self.rows_written = state["max_priority"], state["rows_written"]
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array)

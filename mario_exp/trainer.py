@@ -46,7 +46,8 @@ from mario_exp.schedule import crossed
 log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.
 # 3: n-step returns, the lagged actor and the update results not yet recorded.
-CHECKPOINT_VERSION = 3
+# 4: priorities (replay and unrecorded results) and the dueling head's value stream.
+CHECKPOINT_VERSION = 4
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -174,7 +175,8 @@ class Trainer:
         self._unrecorded: list[UpdateResult] = []  # updates done, their loss not yet in the tallies
         self.replay = ReplayBuffer(agent_cfg.memory_size, (env_cfg.frame_size, env_cfg.frame_size),
                                    env_cfg.frame_stack, device, env_cfg.num_envs, agent_cfg.replay_compression,
-                                   agent_cfg.n_step, agent_cfg.gamma)
+                                   agent_cfg.n_step, agent_cfg.gamma, agent_cfg.reward_scale,
+                                   agent_cfg.augment_shift, agent_cfg.priority)
         self.stacks = FrameStacks(env_cfg.num_envs, env_cfg.frame_stack, env_cfg.frame_size)
         self.progress = Progress(episodes=[EpisodeProgress() for _ in range(env_cfg.num_envs)],
                                  learn_from=agent_cfg.burnin)
@@ -327,7 +329,8 @@ class Trainer:
             if step % agent_cfg.sync_every == 0:
                 updates.append(Update(step))
             if step in learn_steps:
-                updates.append(Update(step, self.replay.sample(agent_cfg.batch_size, self.rng)))
+                batch = self.replay.sample(agent_cfg.batch_size, self.rng, self._weight_exponent(step))
+                updates.append(Update(step, batch))
         if updates:
             self.learner.submit(updates)
         played = self.env.step_wait()
@@ -345,6 +348,12 @@ class Trainer:
                 self.stacks.push(env, played.frames[env])
         return p.step >= p.learn_from
 
+    def _weight_exponent(self, step: int) -> float:
+        """Prioritized replay's importance-sampling exponent: from its start value at step 0
+        up to 1 at the end of the budget, linearly."""
+        start = self.config.agent.priority.weight_exponent
+        return start + (1.0 - start) * min(1.0, step / self.config.trainer.total_steps)
+
     def _finish_updates(self) -> None:
         """Wait for the submitted updates (for a checkpoint, an evaluation, the lr schedule);
         their losses reach the tallies at the usual point, so the logs do not depend on it."""
@@ -355,9 +364,16 @@ class Trainer:
             self._unrecorded.append(result)
 
     def _record_updates(self) -> None:
-        """Wait for the submitted updates and add every unrecorded loss and Q to the tallies."""
+        """Wait for the submitted updates, give their sampled transitions their new priorities
+        and add every unrecorded loss and Q to the tallies.
+
+        Called at points the step numbers fix (before an iteration that learns samples, or
+        right after the step with the tutorial's ordering), so that which priorities a batch
+        is drawn with never depends on when the background updates happened to finish."""
         self._finish_updates()
         for result in self._unrecorded:
+            if result.td_errors is not None:
+                self.replay.update_priorities(result.slots, result.stamps, result.td_errors)
             for episode in self.progress.episodes:
                 episode.tally.add(result.loss, result.q)
             self.progress.interval_tally.add(result.loss, result.q)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SWEEP, run_train, single_run_dir
+from tests.helpers import SAMPLE_EFFICIENT, SWEEP, run_train, single_run_dir
 
 
 @pytest.fixture(scope="session")
@@ -13,6 +13,15 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One finished `train.py experiment=smoke seed=7` run folder."""
     cwd = tmp_path_factory.mktemp("smoke_run")
     result = run_train(["experiment=smoke", "seed=7"], cwd)
+    assert result.returncode == 0, result.stderr
+    return single_run_dir(cwd)
+
+
+@pytest.fixture(scope="session")
+def smoke_sample_efficient_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke_run with every sample-efficient option (prioritized replay and the rest) on."""
+    cwd = tmp_path_factory.mktemp("smoke_sample_efficient_run")
+    result = run_train(["experiment=smoke", "seed=7", *SAMPLE_EFFICIENT], cwd)
     assert result.returncode == 0, result.stderr
     return single_run_dir(cwd)
 

@@ -15,6 +15,9 @@ from mario_exp.config import Config, register_schema, to_config
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 SWEEP = ["agent.batch_size=32,64", "agent.learn_every=5,10"]
+# Every sample-efficient option of the flag preset at once, at the smoke budget.
+SAMPLE_EFFICIENT = ["agent.dueling=true", "agent.reward_scale=0.1", "agent.adam_eps=1.5e-4",
+                    "agent.augment_shift=4", "agent.priority.exponent=0.6", "env.stall_steps=30"]
 
 
 def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

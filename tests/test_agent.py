@@ -40,7 +40,8 @@ def test_learn_uses_double_dqn_targets() -> None:
         target = batch.returns + batch.discounts * agent.target(batch.next_states)[rows, best]
         expected_loss = F.smooth_l1_loss(q, target).item()
     before = [p.clone() for p in agent.online.parameters()]
-    loss, mean_q = agent.learn(batch)
+    loss, mean_q, td_errors = agent.learn(batch)
+    assert td_errors is None  # uniform replay: no priorities to update
     assert np.isclose(loss, expected_loss, rtol=1e-5)
     assert np.isclose(mean_q, q.mean().item(), rtol=1e-5)
     assert any(not torch.equal(a, b) for a, b in zip(before, agent.online.parameters()))
@@ -100,8 +101,8 @@ def test_bf16_learn_step_stays_close_to_fp32() -> None:
     bf16.bf16 = True
     for _ in range(5):
         batch = random_batch()
-        loss32, q32 = fp32.learn(batch)
-        loss16, q16 = bf16.learn(batch)
+        loss32, q32, _ = fp32.learn(batch)
+        loss16, q16, _ = bf16.learn(batch)
         assert np.isclose(loss16, loss32, rtol=0.05) and np.isclose(q16, q32, rtol=0.05)
 
 

@@ -41,6 +41,17 @@ CASES = [
     (["agent.n_step=50", "agent.memory_size=40", "agent.burnin=10"], ["agent.memory_size", "agent.n_step"]),
     # In a sweep, a bad value in any job stops the whole sweep before the first job starts.
     (["-m", "experiment=smoke", "env.world=1,9"], ["env.world", "1..8"]),
+    # The sample-efficient options.
+    (["agent.priority.exponent=1.5"], ["agent.priority.exponent", "[0, 1]"]),
+    (["agent.priority.weight_exponent=-0.1"], ["agent.priority.weight_exponent", "[0, 1]"]),
+    (["agent.priority.offset=0"], ["agent.priority.offset", "a finite number > 0"]),
+    (["agent.reward_scale=0"], ["agent.reward_scale", "a finite number > 0"]),
+    (["agent.reward_scale=-1"], ["agent.reward_scale", "a finite number > 0"]),
+    (["agent.adam_eps=inf"], ["agent.adam_eps", "a finite number > 0"]),
+    (["agent.lr=inf"], ["agent.lr", "a finite number > 0"]),
+    (["agent.augment_shift=-2"], ["agent.augment_shift", "0..16"]),
+    (["agent.dueling=maybe"], ["agent.dueling", "true or false"]),
+    (["env.stall_steps=0"], ["env.stall_steps", "null or an integer >= 1"]),
     # Exploration schedules.
     (["agent.epsilon.schedule=cosine"], ["agent.epsilon.schedule", "exponential, linear"]),
     (["agent.epsilon.schedule=linear", "agent.epsilon.fraction=0"], ["agent.epsilon.fraction", "(0, 1]"]),

@@ -90,7 +90,28 @@ COMPARISONS = {  # preset -> (the key it compares, its two values), the maeng99 
 
 
 def test_experiment_presets_are_the_issues() -> None:
-    assert options("experiment") == sorted(["smoke", "quick", "hparams_search", *COMPARISONS])
+    assert options("experiment") == sorted(["smoke", "quick", "flag", "hparams_search", *COMPARISONS])
+
+
+def test_sample_efficient_options_are_off_by_default() -> None:
+    """The tutorial's defaults stay the tutorial's: each option needs a preset or an override."""
+    agent, env = compose_config([]).agent, compose_config([]).env
+    assert (agent.dueling, agent.reward_scale, agent.adam_eps, agent.augment_shift) == (False, 1.0, 1e-8, 0)
+    assert agent.priority.exponent == 0.0 and env.stall_steps is None
+
+
+def test_flag_preset_is_quick_with_the_sample_efficient_options() -> None:
+    from mario_exp.agent import epsilon_at
+
+    flag, quick = compose_config(["experiment=flag"]), compose_config(["experiment=quick"])
+    assert flag.agent.dueling and flag.agent.priority.exponent == 0.6 and flag.agent.augment_shift == 4
+    assert flag.agent.reward_scale == 0.1 and flag.env.stall_steps == 50 and flag.trainer.eval_episodes == 20
+    assert flag.trainer.total_steps == 500_000
+    # Exploration ends after the first 50k steps of the budget.
+    assert epsilon_at(50_001, flag.agent.epsilon, 500_000) == flag.agent.epsilon.min
+    # Everything else is quick's: the network input, actions and learning hyperparameters.
+    assert (flag.agent.n_step, flag.agent.lr, flag.agent.gamma, flag.agent.sync_every, flag.env.button_marks) \
+        == (quick.agent.n_step, quick.agent.lr, quick.agent.gamma, quick.agent.sync_every, quick.env.button_marks)
 
 
 def test_quick_preset_explores_linearly_and_stops_exploring_within_its_budget() -> None:

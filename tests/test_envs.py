@@ -227,3 +227,35 @@ def test_button_marks_show_which_of_a_and_b_the_last_action_held() -> None:
         assert np.array_equal(with_marks[size:], without[size:])
     marked.close()
     plain.close()
+
+
+STAND_OR_WALK = ActionSetConfig(name="stand_or_walk", buttons=[["NOOP"], ["right"]])
+
+
+def test_stall_steps_end_an_episode_that_gets_no_further() -> None:
+    """Mario walks a little, then stands: the episode ends stall_steps steps after his
+    furthest x_pos, flagged in info; a new episode counts afresh."""
+    env = MarioEnv(EnvConfig(stall_steps=20), STAND_OR_WALK)
+    for _ in range(2):
+        env.reset()
+        for _ in range(10):
+            _, _, done, info = env.step(1)
+        assert not done and info["x_pos"] > 40
+        positions = []
+        for _ in range(100):
+            _, _, done, info = env.step(0)
+            positions.append(info["x_pos"])
+            if done:
+                break
+        # Mario slides on a few steps after letting go of right: the count starts after that.
+        last_gain = max(i for i, x in enumerate(positions) if x > max([0, *positions[:i]]))
+        assert done and info["stalled"] and len(positions) == last_gain + 1 + 20
+        assert not info["flag_get"]
+    env.close()
+
+
+def test_without_stall_steps_standing_still_goes_on() -> None:
+    env = MarioEnv(EnvConfig(), STAND_OR_WALK)
+    env.reset()
+    assert not any(env.step(0)[2] for _ in range(200))
+    env.close()

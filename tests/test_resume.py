@@ -19,7 +19,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.atomic import write_atomic
-from tests.helpers import REPO, episodes_without_clock, run_train
+from tests.helpers import REPO, SAMPLE_EFFICIENT, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
@@ -53,11 +53,18 @@ def status(run_dir: Path) -> dict:
     return json.loads((run_dir / "status.json").read_text())
 
 
-def test_sigkill_anywhere_then_resume_gives_the_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("options, reference", [([], "smoke_run"),
+                                                ([*SAMPLE_EFFICIENT], "smoke_sample_efficient_run")],
+                         ids=["tutorial", "sample_efficient"])
+def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str], reference: str,
+                                                              request: pytest.FixtureRequest,
+                                                              tmp_path: Path) -> None:
     """Several kills of one run (before its first checkpoint, just after checkpoints, during a
-    checkpoint write, at a random moment), each followed by a rerun of the same command."""
+    checkpoint write, at a random moment), each followed by a rerun of the same command; with
+    prioritized replay too, whose priorities and pending updates the checkpoint must carry."""
+    smoke_run = request.getfixturevalue(reference)
     run_dir = tmp_path / "run"
-    args = [*SMOKE, "trainer.checkpoint_every=37", f"hydra.run.dir={run_dir}"]
+    args = [*SMOKE, *options, "trainer.checkpoint_every=37", f"hydra.run.dir={run_dir}"]
     checkpoint = run_dir / "checkpoints" / "last.pt"
     partial = run_dir / "checkpoints" / ".last.pt.tmp"
     rng = random.Random(2026)
