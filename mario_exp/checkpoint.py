@@ -57,9 +57,15 @@ def flatten_config(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def resume_conflicts(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """`key: checkpoint X, now Y` for each key that differs and may not change on resume."""
-    before, now = flatten_config(saved), flatten_config(current)
+def resume_conflicts(saved: dict[str, Any], current: dict[str, Any],
+                     defaults: dict[str, Any]) -> list[str]:
+    """`key: checkpoint X, now Y` for each key that differs and may not change on resume.
+
+    A key the checkpoint does not have (added to the schema since it was written) is no
+    conflict while it holds its default (`defaults`, the schema's): the options are off by
+    default, so the run goes on as it began, and a study can outlive a schema addition."""
+    before, now, default = flatten_config(saved), flatten_config(current), flatten_config(defaults)
     return [f"{key}: checkpoint {before.get(key)!r}, now {now.get(key)!r}"
             for key in sorted(before.keys() | now.keys())
-            if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)]
+            if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)
+            and not (key not in before and key in default and now.get(key) == default[key])]
