@@ -84,6 +84,10 @@ class AgentConfig:
     # Rewards are multiplied by this in the TD targets (episodes.csv keeps the env's own):
     # the env pays about +7 a step, so Q near 70 sits in the Huber loss's linear part.
     reward_scale: float = 1.0
+    # Subtracted from the reward of a step on which Mario dies (an enemy, a pit, the timer; not
+    # the flag, not env.stall_steps), before reward_scale, in the TD targets only. The env's own
+    # death penalty is at most 15 while falling into a pit pays +x for the steps of the fall.
+    death_penalty: float = 0.0
     adam_eps: float = 1e-8        # Adam's epsilon (torch's default; Rainbow and DrQ use 1.5e-4)
     # Random-shift augmentation of sampled stacks (DrQ, Kostrikov et al. 2021): each state and
     # next state is padded by this many pixels (edge pixels repeated) and cropped back at a
@@ -235,6 +239,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "agent.epsilon.fraction": _DECAY,
     "agent.dueling": _BOOL,
     "agent.reward_scale": _POSITIVE,
+    "agent.death_penalty": ((lambda v: math.isfinite(v) and v >= 0), "a finite number >= 0"),
     "agent.adam_eps": _POSITIVE,
     "agent.augment_shift": _int_in(0, 16),
     "agent.priority.exponent": _UNIT,

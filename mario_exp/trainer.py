@@ -35,7 +35,7 @@ from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device, resolve_preci
 from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
     save_checkpoint
 from mario_exp.config import Config
-from mario_exp.envs import FrameStacks, VectorEnv
+from mario_exp.envs import FrameStacks, VectorEnv, VectorStep
 from mario_exp.evaluation import Evaluator
 from mario_exp.learner import BackgroundLearner, Update, UpdateResult
 from mario_exp.logbook import EpisodeRecord, Logbook
@@ -336,7 +336,7 @@ class Trainer:
         played = self.env.step_wait()
         if not agent_cfg.async_update:
             self._record_updates()
-        self.replay.add(np.asarray(actions), played.rewards, played.dones, played.frames)
+        self.replay.add(np.asarray(actions), self._learning_rewards(played), played.dones, played.frames)
         p.step = steps[-1]
         for env, (step, action, episode) in enumerate(zip(steps, actions, p.episodes)):
             episode.reward += float(played.rewards[env])
@@ -347,6 +347,16 @@ class Trainer:
             else:
                 self.stacks.push(env, played.frames[env])
         return p.step >= p.learn_from
+
+    def _learning_rewards(self, played: VectorStep) -> np.ndarray:
+        """The rewards the replay stores for the TD targets: the env's, less agent.death_penalty
+        where Mario died (episodes.csv and TensorBoard keep the env's own)."""
+        penalty = self.config.agent.death_penalty
+        if not penalty:
+            return played.rewards
+        died = [done and not info["flag_get"] and not info.get("stalled", False)
+                for done, info in zip(played.dones, played.infos)]
+        return played.rewards - np.float32(penalty) * np.asarray(died, dtype=np.float32)
 
     def _weight_exponent(self, step: int) -> float:
         """Prioritized replay's importance-sampling exponent: from its start value at step 0

@@ -47,6 +47,7 @@ CASES = [
     (["agent.priority.offset=0"], ["agent.priority.offset", "a finite number > 0"]),
     (["agent.reward_scale=0"], ["agent.reward_scale", "a finite number > 0"]),
     (["agent.reward_scale=-1"], ["agent.reward_scale", "a finite number > 0"]),
+    (["agent.death_penalty=-5"], ["agent.death_penalty", "a finite number >= 0"]),
     (["agent.adam_eps=inf"], ["agent.adam_eps", "a finite number > 0"]),
     (["agent.lr=inf"], ["agent.lr", "a finite number > 0"]),
     (["agent.augment_shift=-2"], ["agent.augment_shift", "0..16"]),

@@ -33,3 +33,22 @@ def test_checkpoint_holds_the_priorities_and_the_value_stream(smoke_sample_effic
     # Priorities other than the initial 1.0: updates were applied from TD errors.
     assert len(set(replay["priorities"].tolist()) - {0.0, 1.0}) > 10
     assert "head.2.value.weight" in payload["agent"]["online"]
+
+
+def test_death_penalty_lowers_exactly_the_stored_rewards_of_deaths(tmp_path: Path) -> None:
+    """Without learning (burn-in to the end of the budget) both runs play the same random episodes; the
+    replay's rewards differ by the penalty on the steps where Mario died, and nowhere else."""
+    replays = []
+    for penalty in (0, 50):
+        result = run_train(["experiment=smoke", "seed=3", "trainer.total_steps=700", "agent.burnin=700",
+                            "trainer.eval_every=null",
+                            f"agent.death_penalty={penalty}", f"hydra.run.dir={tmp_path / str(penalty)}"],
+                           tmp_path)
+        assert result.returncode == 0, result.stderr
+        replays.append(torch.load(tmp_path / str(penalty) / "checkpoints" / "last.pt", weights_only=True)["replay"])
+    plain, penalised = replays
+    assert torch.equal(plain["dones"], penalised["dones"]) and plain["dones"].sum() >= 2
+    difference = plain["rewards"] - penalised["rewards"]
+    assert torch.equal(difference, torch.where(plain["dones"], 50.0, 0.0))
+    # episodes.csv keeps the env's own rewards.
+    assert drop_clock(read_episodes(tmp_path / "0")) == drop_clock(read_episodes(tmp_path / "50"))
