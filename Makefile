@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Reinstall when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean-outputs
+.PHONY: setup demo test lint clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# ruff check with pyproject.toml's rules (CI runs it before the tests); the venv's pinned ruff.
+lint: setup
+	$(VENV)/bin/ruff check .
 
 # Run folders are never tracked; this empties outputs/ but keeps the folder.
 clean-outputs:

@@ -236,8 +236,8 @@ def test_preflight_composes_every_job_as_a_full_hydra_composition_does() -> None
         for job in PREFLIGHT_JOBS:
             overrides = ["hydra.job.chdir=false", *job]
             outcomes = []
-            for make in (lambda: composer.config(job),
-                         lambda: to_config(compose("config", overrides=overrides))):
+            for make in (lambda: composer.config(job),  # noqa: B023 (each is called in this loop)
+                         lambda: to_config(compose("config", overrides=overrides))):  # noqa: B023
                 try:
                     outcomes.append(_composed(make, overrides, "config"))
                 except ConfigError as exc:
