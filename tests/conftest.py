@@ -29,6 +29,7 @@ TIERS = {
     "test_final_window.py": "unit",
     "test_replay.py": "unit",           # its real-frame tests are integration (real_frames)
     "test_envs.py": "integration",
+    "test_gym_env.py": "integration",
     "test_analysis_cli.py": "e2e",
     "test_analysis_e2e.py": "e2e",
     "test_async_update.py": "e2e",
