@@ -22,6 +22,7 @@ TIERS = {
     "test_agent.py": "unit",
     "test_tiers.py": "unit",
     "test_analysis_evals.py": "unit",
+    "test_analysis_plots.py": "unit",
     "test_analysis_runs.py": "unit",
     "test_analysis_scores.py": "unit",
     "test_analysis_stats.py": "unit",
