@@ -21,7 +21,6 @@ TIER_ORDER = ["unit", "integration", "e2e"]
 TIERS = {
     "test_agent.py": "unit",
     "test_tiers.py": "unit",
-    "test_analysis_evals.py": "unit",
     "test_analysis_plots.py": "unit",
     "test_analysis_runs.py": "unit",
     "test_analysis_scores.py": "unit",
@@ -32,6 +31,7 @@ TIERS = {
     "test_envs.py": "integration",
     "test_gym_env.py": "integration",
     "test_analysis_cli.py": "e2e",
+    "test_analysis_evals.py": "e2e",    # 3 of its 5 tests run analyze.py in a subprocess
     "test_analysis_e2e.py": "e2e",
     "test_async_update.py": "e2e",
     "test_bad_input.py": "e2e",
