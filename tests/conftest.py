@@ -49,6 +49,7 @@ FIXTURE_TIERS = {
     "real_frames": "integration",  # test_replay: 1,500 frames recorded on the emulator
     "smoke_run": "e2e",            # the session's train.py runs, below
     "smoke_sweep": "e2e",
+    "smoke_sample_efficient_run": "e2e",  # main's smoke run with the sample-efficient options
 }
 
 
