@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Reinstall when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean-outputs
+.PHONY: setup demo test test-fast lint clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The unit tier only (tests/conftest.py assigns the tiers): in process, no emulator, for the
+# edit loop.
+test-fast: setup
+	$(PY) -m pytest -m unit
+
+# ruff check with pyproject.toml's rules (CI runs it before the tests); the venv's pinned ruff.
+lint: setup
+	$(VENV)/bin/ruff check .
 
 # Run folders are never tracked; this empties outputs/ but keeps the folder.
 clean-outputs:

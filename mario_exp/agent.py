@@ -36,7 +36,7 @@ def bf16_supported(device: torch.device) -> bool:
 
 def resolve_precision(name: str, device: torch.device) -> bool:
     """Whether the learner runs under bf16 autocast: `auto` where the hardware has bf16
-    units (the loss curves match fp32's, see README), `bf16` only there, `fp32` never."""
+    units (the loss curves match fp32's, see docs/performance.md), `bf16` only there, `fp32` never."""
     if name == "bf16" and not bf16_supported(device):
         raise ConfigError(f"trainer.precision='bf16': this {device.type.upper()} has no bf16 "
                           "units; use auto or fp32")

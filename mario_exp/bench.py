@@ -173,7 +173,7 @@ def main() -> None:
         replay = filled_replay(config, frames, 5000, compress)
         name = "compressed" if compress else "raw"
         print(f"replay_bytes_per_transition_{name} {replay.bytes_per_transition:.0f} bytes")
-        print(f"replay_sample_ms_{name} {timed_ms(lambda: replay.sample(batch_size, rng), 200):.3f} ms")
+        print(f"replay_sample_ms_{name} {timed_ms(lambda: replay.sample(batch_size, rng), 200):.3f} ms")  # noqa: B023
 
     bf16 = resolve_precision(args.precision, CPU)
     agent = DDQNAgent(2, config.env.frame_stack, config.env.frame_size, config.agent, config.scheduler, CPU, bf16)

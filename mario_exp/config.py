@@ -72,7 +72,7 @@ class AgentConfig:
     memory_size: int = 100000
     # Run each update in the background while the next learn_every - 1 steps are played, those
     # steps acting on the weights before it (false: the tutorial's order, every action from
-    # the newest weights). Deterministic either way; see README "Learning in the background".
+    # the newest weights). Deterministic either way; see docs/training.md "Learning in the background".
     async_update: bool = True
     # Store replay frames compressed (zstd, lossless): ~1.2 KB instead of 7 KB a transition,
     # at 15% fewer steps/s on 2 CPU cores; for replays too big for memory raw.
@@ -150,7 +150,7 @@ class TrainerConfig:
     threads: Optional[int] = 1
     # Step each emulator in a process of its own (same results either way). Off by default: the
     # learner already runs in a thread of its own beside the loop (agent.async_update), and on
-    # two cores a third busy process and its pipe cost more than they overlap (README, bench).
+    # two cores a third busy process and its pipe cost more than they overlap (docs/performance.md, bench).
     env_worker: bool = False
     log_every: int = 1000
     checkpoint_every: int = 50000

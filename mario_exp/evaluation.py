@@ -140,7 +140,7 @@ class Evaluator:
             if new_best:  # the same episode: copy rather than replay it again
                 for suffix in (".mp4", ".gif"):
                     data = (self.videos / f"latest{suffix}").read_bytes()
-                    write_atomic(self.videos / f"best{suffix}", lambda handle: handle.write(data))
+                    write_atomic(self.videos / f"best{suffix}", lambda handle: handle.write(data))  # noqa: B023
 
     def _render(self, name: str, episode: dict[str, Any]) -> bytes:
         """videos/<name>.mp4 and .gif of `episode`, by replaying its actions; the GIF's bytes."""

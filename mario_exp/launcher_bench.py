@@ -3,7 +3,7 @@ command's wall time and CPU-seconds, and how long the parallel one took relative
 
     python -m mario_exp.launcher_bench [--pairs 3] [--n-jobs 2] [OVERRIDE ...]
 
-The sweep is the README's 4-job smoke sweep (experiment=smoke agent.batch_size=32,64
+The sweep is the 4-job smoke sweep of docs/launchers.md (experiment=smoke agent.batch_size=32,64
 agent.learn_every=5,10); an OVERRIDE replaces the one of the same key or adds one, e.g.
 `agent.async_update=false` (jobs of one core each) or `trainer.total_steps=2000` (longer jobs).
 The two commands alternate, so that a change in the machine's load hits both alike. These
@@ -40,7 +40,7 @@ class Timing:
 
 
 def sweep_overrides(extra: list[str]) -> list[str]:
-    """The README's sweep with `extra` in place of the overrides of the same key."""
+    """The 4-job smoke sweep with `extra` in place of the overrides of the same key."""
     def key(override: str) -> str:
         return override.split("=", 1)[0].lstrip("+~")
 

@@ -1,4 +1,14 @@
-"""Shared fixtures: real training runs on the real emulator, at the smoke budget, made once a session."""
+"""Shared fixtures (real training runs on the real emulator, at the smoke budget, made once a
+session) and the test tiers.
+
+Every test gets one tier marker, from its file (TIERS) or, when it asks for a fixture that
+does more than its file's tier (FIXTURE_TIERS), from that fixture: the slower of the two.
+    unit         in process: maths, configs, the analysis on synthetic data; no emulator
+    integration  the real emulator, tmp folders, in process (or a helper process that records)
+    e2e          subprocesses as a user runs them: train.py runs, signals, launchers, servers
+`make test-fast` runs `pytest -m unit`; `make test` runs every tier. A file missing from the
+table counts as e2e until it is placed, so it never slows the fast tier by accident.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +16,57 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import SAMPLE_EFFICIENT, SWEEP, run_train, single_run_dir
+
+TIER_ORDER = ["unit", "integration", "e2e"]
+TIERS = {
+    "test_agent.py": "unit",
+    "test_tiers.py": "unit",
+    "test_analysis_plots.py": "unit",
+    "test_analysis_runs.py": "unit",
+    "test_analysis_scores.py": "unit",
+    "test_analysis_stats.py": "unit",
+    "test_configs.py": "unit",
+    "test_final_window.py": "unit",
+    "test_replay.py": "unit",           # its real-frame tests are integration (real_frames)
+    "test_prioritized_replay.py": "unit",
+    "test_resume_conflicts.py": "unit",
+    "test_sample_efficient_agent.py": "unit",
+    "test_envs.py": "integration",
+    "test_gym_env.py": "integration",
+    "test_analysis_cli.py": "e2e",
+    "test_analysis_evals.py": "e2e",    # 3 of its 5 tests run analyze.py in a subprocess
+    "test_analysis_e2e.py": "e2e",
+    "test_async_update.py": "e2e",
+    "test_bad_input.py": "e2e",
+    "test_entry_points.py": "e2e",
+    "test_evaluation.py": "e2e",
+    "test_launcher_bench.py": "e2e",
+    "test_launchers.py": "e2e",
+    "test_play.py": "e2e",
+    "test_progress.py": "e2e",
+    "test_resume.py": "e2e",
+    "test_sample_efficient_training.py": "e2e",
+    "test_tensorboard.py": "e2e",
+    "test_training.py": "e2e",
+}
+FIXTURE_TIERS = {
+    "real_frames": "integration",  # test_replay: 1,500 frames recorded on the emulator
+    "smoke_run": "e2e",            # the session's train.py runs, below
+    "smoke_sweep": "e2e",
+    "smoke_sample_efficient_run": "e2e",  # main's smoke run with the sample-efficient options
+}
+
+
+def tier_of(file_name: str, fixtures: list[str]) -> str:
+    tiers = [TIERS.get(file_name, "e2e")] + [FIXTURE_TIERS[f] for f in fixtures if f in FIXTURE_TIERS]
+    return max(tiers, key=TIER_ORDER.index)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item.path.name, list(getattr(item, "fixturenames", ())))
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from mario_exp.analysis.stats import (bootstrap_ci, iqm, mean_std, prob_improvement,
-                                      prob_improvement_ci)
+from mario_exp.analysis.stats import bootstrap_ci, iqm, mean_std, prob_improvement, prob_improvement_ci
 
 
 @pytest.mark.parametrize("values, expected", [

@@ -74,6 +74,33 @@ def test_overrides_reach_nested_keys() -> None:
     assert (config.agent.epsilon.decay, config.env.world, config.env.stage, config.seed) == (0.999, 4, 2, 9)
 
 
+def test_a_preset_sets_top_level_keys(tmp_path) -> None:
+    """A preset (`# @package _global_`) can set a top-level key such as the seed: config.yaml's
+    own values (`_self_`) are merged before the config groups' choices, not after them. The
+    command line still wins over both."""
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "seeded.yaml").write_text(
+        "# @package _global_\nseed: 42\ntrainer:\n  total_steps: 300\n")
+
+    def seed_of(overrides: list[str]) -> tuple[int, int]:
+        register_schema()
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            config = to_config(compose("config", overrides=overrides))
+        return config.seed, config.trainer.total_steps
+
+    assert seed_of(["experiment=seeded"]) == (42, 300)
+    assert seed_of(["experiment=seeded", "seed=5"]) == (5, 300)
+    assert seed_of([]) == (1, compose_config([]).trainer.total_steps)
+    from mario_exp.preflight import compose_jobs  # what train.py checks before launching
+
+    assert [c.seed for c in compose_jobs(["-m", "experiment=seeded", "seed=42,6"], conf)] == [42, 6]
+    assert [c.seed for c in compose_jobs(["experiment=seeded"], conf)] == [42]
+
+
 def compose_with_hydra(overrides: list[str]):
     register_schema()
     GlobalHydra.instance().clear()
@@ -230,8 +257,8 @@ def test_preflight_composes_every_job_as_a_full_hydra_composition_does() -> None
         for job in PREFLIGHT_JOBS:
             overrides = ["hydra.job.chdir=false", *job]
             outcomes = []
-            for make in (lambda: composer.config(job),
-                         lambda: to_config(compose("config", overrides=overrides))):
+            for make in (lambda: composer.config(job),  # noqa: B023 (each is called in this loop)
+                         lambda: to_config(compose("config", overrides=overrides))):  # noqa: B023
                 try:
                     outcomes.append(_composed(make, overrides, "config"))
                 except ConfigError as exc:

@@ -64,7 +64,7 @@ def test_target_level_is_loaded() -> None:
 def test_an_episode_ends_when_mario_dies() -> None:
     env = MarioEnv(EnvConfig(), RIGHT_JUMP)
     env.reset()
-    for steps in range(1, 2000):
+    for steps in range(1, 2000):  # noqa: B007 (read after the loop)
         _, _, done, info = env.step(0)   # running right into the first Goomba
         if done:
             break

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from mario_exp.replay import ReplayBuffer
 from mario_exp.envs import FrameStacks
+from mario_exp.replay import ReplayBuffer
 
 SIZE, STACK = 6, 4
 CPU = torch.device("cpu")

@@ -18,12 +18,23 @@ from matplotlib.ticker import EngFormatter  # noqa: E402
 
 METRIC_TITLES = {"x_pos": "x_pos (distance)", "reward": "episode reward"}
 DPI = 100
+# Each configuration's curve carries its own marker, a few per line, at positions staggered
+# between configurations: a line drawn under another of the same values (two configurations
+# that have not learned anything different yet) still shows its markers between the other's.
+MARKERS = ["o", "s", "^", "v", "D", "P", "X", "<", ">", "*"]
+MARKS_PER_LINE = 8
 
 
 def _colors(n: int) -> list[tuple[float, ...]]:
     # Qualitative colours while they stay distinguishable, then an even sweep of a colormap.
     cmap = matplotlib.colormaps["tab10" if n <= 10 else "turbo"]
     return [cmap(i if n <= 10 else i / max(n - 1, 1)) for i in range(n)]
+
+
+def _markevery(n_points: int, index: int, n_lines: int) -> tuple[int, int]:
+    """Every `step`-th point from an offset that differs for each of the `n_lines` lines."""
+    step = max(1, n_points // MARKS_PER_LINE)
+    return (index * step // max(n_lines, 1)) % step, step
 
 
 def _png(fig: Figure) -> bytes:
@@ -42,13 +53,22 @@ def _time_scale(max_seconds: float) -> tuple[float, str]:
 
 def curves_figure(curves: pd.DataFrame, axis: str, order: list[str],
                   legend: dict[str, str], points: str) -> bytes:
+    """curves_plot as PNG bytes."""
+    return _png(curves_plot(curves, axis, order, legend, points))
+
+
+def curves_plot(curves: pd.DataFrame, axis: str, order: list[str],
+                legend: dict[str, str], points: str) -> Figure:
     """x_pos and reward against ``axis`` ("env_step" or "wall_time"), one line per config;
     ``points`` says what the curves are made of ("training episodes, 50-episode mean").
 
     Solid where every seed of the configuration covers the point, dashed where only some do
     (live runs, different budgets); the band is the 95% bootstrap CI of the mean across seeds.
+    Each line has its own marker at staggered points (MARKERS), so identical lines stay visible.
     """
-    fig = Figure(figsize=(13, 4.6))
+    # Constrained layout keeps the figure's caption, the two-line panel titles and the legend
+    # beside the panels from overlapping.
+    fig = Figure(figsize=(13, 4.8), layout="constrained")
     axes = fig.subplots(1, 2)
     data = curves[curves["axis"] == axis]
     scale, xlabel = (1.0, "env steps") if axis == "env_step" else _time_scale(
@@ -56,7 +76,7 @@ def curves_figure(curves: pd.DataFrame, axis: str, order: list[str],
     colors = dict(zip(order, _colors(len(order))))
     for ax, metric in zip(axes, ("x_pos", "reward")):
         part = data[data["metric"] == metric]
-        for label in order:
+        for index, label in enumerate(order):
             c = part[part["config"] == label]
             if c.empty:
                 continue
@@ -64,10 +84,12 @@ def curves_figure(curves: pd.DataFrame, axis: str, order: list[str],
             mean = c["mean"].to_numpy()
             full = (c["n"] == c["n_runs"]).to_numpy()
             color = colors[label]
+            marks = {"marker": MARKERS[index % len(MARKERS)], "markersize": 5,
+                     "markevery": _markevery(len(x), index, len(order))}
             ax.plot(x, np.where(full, mean, np.nan), color=color, lw=1.6,
-                    label=legend.get(label, label))
+                    label=legend.get(label, label), **marks)
             if not full.all():
-                ax.plot(x, np.where(full, np.nan, mean), color=color, lw=1.0, ls="--")
+                ax.plot(x, np.where(full, np.nan, mean), color=color, lw=1.0, ls="--", **marks)
             ax.fill_between(x, c["ci_lo"].to_numpy(), c["ci_hi"].to_numpy(), color=color,
                             alpha=0.18, lw=0)
         ax.set_title(f"{METRIC_TITLES[metric]}\n{points}", fontsize=10)
@@ -78,9 +100,9 @@ def curves_figure(curves: pd.DataFrame, axis: str, order: list[str],
     if order:
         axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False,
                        ncol=1 if len(order) <= 20 else 2)
-    fig.suptitle("mean across seeds, shaded: 95% bootstrap CI; dashed: not all seeds reach here",
-                 fontsize=9)
-    return _png(fig)
+    fig.suptitle("mean across seeds, shaded: 95% bootstrap CI; dashed: not all seeds reach here; "
+                 "markers tell apart lines that coincide", fontsize=9)
+    return fig
 
 
 def final_scores_figure(summary: pd.DataFrame, finals: dict[str, list[float]], metric: str,
@@ -102,7 +124,7 @@ def final_scores_figure(summary: pd.DataFrame, finals: dict[str, list[float]], m
     ax.scatter(summary[f"{metric}_iqm"].to_numpy(dtype=float), ys, marker="D", s=40,
                color="tab:blue", zorder=3)
     ax.set_yticks(ys, [legend.get(lbl, lbl) for lbl in labels], fontsize=8)
-    ax.set_xlabel(f"final {METRIC_TITLES[metric]} (final window of env steps)")
+    ax.set_xlabel(f"final {METRIC_TITLES[metric]}, over the final window of env steps")
     ax.set_title("dots: seeds; diamond: IQM; bar: 95% bootstrap CI", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
