@@ -7,6 +7,7 @@ checks, raising `ConfigError` with one line that names the key and what is allow
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Optional
 
@@ -128,6 +129,10 @@ class TrainerConfig:
     # An untrained greedy Mario stuck at a pipe plays until the timer ends (~2400 steps).
     eval_max_steps: int = 1500
     eval_video: bool = True
+    # A folder with run data but no checkpoint to resume (its checkpoints/ deleted, say) is
+    # refused, as starting over would delete logs that cannot be rebuilt; true deletes them and
+    # starts over. A checkpoint, when there is one, is always resumed.
+    start_over: bool = False
 
 
 @dataclass
@@ -179,7 +184,8 @@ def _optional(check: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any],
     return (lambda v: v is None or check[0](v)), f"null or {check[1]}"
 
 
-_POSITIVE = (lambda v: v > 0), "a number > 0"
+# inf passes `> 0` and makes the first update diverge; nan fails every comparison.
+_POSITIVE = (lambda v: math.isfinite(v) and v > 0), "a finite number > 0"
 _UNIT = (lambda v: 0.0 <= v <= 1.0), "a number in [0, 1]"
 _OPEN_UNIT = (lambda v: 0.0 < v < 1.0), "a number in (0, 1)"
 _DECAY = (lambda v: 0.0 < v <= 1.0), "a number in (0, 1]"
@@ -232,6 +238,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.eval_epsilon": _UNIT,
     "trainer.eval_max_steps": _int_at_least(1),
     "trainer.eval_video": _BOOL,
+    "trainer.start_over": _BOOL,
 }
 
 
