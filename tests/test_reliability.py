@@ -27,8 +27,9 @@ SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
 
 def snapshot(run_dir: Path) -> dict[Path, bytes]:
-    """Every file of a run folder but the logs a refused command appends to."""
-    return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    """Every file of a run folder but the logs a refused command appends to and run.lock, which
+    names the last process that held the folder, refused or not."""
+    return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
