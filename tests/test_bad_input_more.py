@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from tests.helpers import run_train
+from mario_exp import jobname
+from tests.helpers import REPO, run_train
 from tests.test_bad_input import test_bad_override_is_one_clear_line
 from tests.test_play import play
 
@@ -109,3 +111,21 @@ def _writable(folder: Path) -> bool:
             return True
     except OSError:
         return False
+
+
+def test_job_folder_names_stay_as_hydra_names_them_until_too_long() -> None:
+    """conf/hydra/default.yaml's subdir through the resolver, as Hydra resolves it for a job."""
+    jobname.register()
+    subdir = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "hydra" / "default.yaml"))["sweep"]["subdir"]
+
+    def name(num: int, overrides: list[str]) -> str:
+        cfg = OmegaConf.create({"hydra": {"job": {"num": num, "override_dirname": ",".join(overrides)}},
+                                "subdir": subdir})
+        return cfg.subdir
+
+    assert name(3, ["agent.batch_size=64", "agent.learn_every=10"]) == "3_agent.batch_size=64,agent.learn_every=10"
+    long_names = [name(0, [*LONG_SWEEP[:-1], f"seed={seed}"]) for seed in (1, 2)]
+    assert long_names[0] != long_names[1]
+    for long_name in long_names:
+        assert len(long_name.encode()) == 200 and long_name.startswith("0_agent.batch_size=32,agent.learn_every=3,")
+    assert len(name(0, ["env.world=" + "é" * 150]).encode()) <= 200   # cut between characters
