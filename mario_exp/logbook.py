@@ -233,11 +233,12 @@ def check_fresh_start(run_dir: Path, config: dict[str, Any], start_over: bool) -
 def _why_not_rebuildable(run_dir: Path, config: dict[str, Any]) -> Optional[str]:
     """None if the folder's run data is an earlier attempt of `config` that stopped before its
     first checkpoint; else why it may not be replaced."""
+    for name in ("status.json", ".hydra/config.yaml"):
+        if not (run_dir / name).is_file():
+            return f"no {name} says what made it"
     try:
         state = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
-        saved = OmegaConf.to_container(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
-    except FileNotFoundError as exc:
-        return f"no {Path(exc.filename).relative_to(run_dir)} says what made it"
+        saved = OmegaConf.to_container(OmegaConf.load(run_dir / ".hydra" / "config.yaml"), resolve=True)
     except (OSError, ValueError, OmegaConfBaseException) as exc:
         return f"its status.json or .hydra/config.yaml is unreadable: {type(exc).__name__}"
     if not isinstance(state, dict) or "checkpoint_step" not in state:
@@ -265,11 +266,11 @@ def _complete_rows(path: Path, header: list[str]) -> list[list[str]]:
     """The rows of a run's CSV file that end in a newline (one cut mid-write by a crash does
     not), after checking its text and header. The trainer writes plain numbers only, never a
     quoted field, so a row joined back with commas is its line again."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (or not a file), but the run has a checkpoint; the run "
+                              "folder was changed by hand")
     try:
         text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing, but the run has a checkpoint; the run folder was "
-                              "changed by hand") from None
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[:exc.start].count(b"\n") + 1
         raise CheckpointError(f"{path}: line {line} is not UTF-8 text; the run folder was changed by "
