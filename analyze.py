@@ -16,6 +16,7 @@ from pathlib import Path
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.pipeline import Options, analyse
 from mario_exp.analysis.scores import FINAL_FRAC, SMOOTH, X_THRESHOLD
+from mario_exp.analysis.stats import N_BOOT
 from mario_exp.analysis.summary import METRICS
 from mario_exp.cli import OneLineParser, fail, positive_int
 
@@ -60,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"episodes in the trailing mean of the curves (default: {SMOOTH})")
     p.add_argument("--grid", type=positive_int, default=200, metavar="N",
                    help="points on the common curve grid (default: 200)")
-    p.add_argument("--bootstrap", type=positive_int, default=2000, metavar="N",
-                   help="bootstrap resamples for confidence intervals (default: 2000)")
+    p.add_argument("--bootstrap", type=positive_int, default=N_BOOT, metavar="N",
+                   help=f"bootstrap resamples for confidence intervals (default: {N_BOOT})")
     p.add_argument("--seed", type=int, default=0,
                    help="rng seed of the bootstrap, for reproducible intervals (default: 0)")
     return p

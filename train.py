@@ -19,6 +19,7 @@ import signal
 import sys
 import traceback
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -84,26 +85,36 @@ def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
     interrupt, which raises TrainingInterrupted (a BaseException, like KeyboardInterrupt)."""
     # torch loads here, after the cheap checks of main().
     from mario_exp.checkpoint import CheckpointError
+    from mario_exp.logbook import check_fresh_start, resume_logs
+    from mario_exp.runfolder import RunFolderError, RunLock
     from mario_exp.trainer import already_finished, load_resume_point, train
 
     hydra_cfg = HydraConfig.get()
     config = to_config(cfg)
     prepare_env_worker(config)
     try:
-        resume = load_resume_point(config, run_dir)
-        if resume is not None:
-            step, episodes = resume["progress"]["step"], resume["progress"]["episode"]
-            if already_finished(config, step, episodes):
-                log.info("already finished at step %d; nothing to do", step)
-                return Outcome(0)
-        warn_if_exploration_never_decays(config)
-        save_hydra_files(run_dir, cfg)
-        train(config, run_dir, run_name=",".join(hydra_cfg.overrides.task) or "defaults", resume=resume)
-        return Outcome(0)
-    except CheckpointError as exc:      # bad input: the run folder is left as it was
+        # Everything below, the checks included, runs as the folder's only writer.
+        with RunLock(run_dir):
+            resume = load_resume_point(config, run_dir)
+            if resume is not None:
+                step, episodes = resume["progress"]["step"], resume["progress"]["episode"]
+                if already_finished(config, step, episodes):
+                    log.info("already finished at step %d; nothing to do", step)
+                    return Outcome(0)
+                resume_logs(run_dir, step, episodes)  # refuses damaged logs before anything is written
+            else:
+                check_fresh_start(run_dir, asdict(config), config.trainer.start_over)
+            warn_if_exploration_never_decays(config)
+            save_hydra_files(run_dir, cfg)
+            train(config, run_dir, run_name=",".join(hydra_cfg.overrides.task) or "defaults", resume=resume)
+            return Outcome(0)
+    except (CheckpointError, RunFolderError) as exc:  # bad input: the run folder is left as it was
         return Outcome(2, str(exc))
     except TrainingDiverged as exc:
         return Outcome(1, f"{run_dir}: {exc}")
+    except OSError as exc:              # a full disk, a quota: atomic writes kept the last good files
+        return Outcome(1, f"{run_dir}: cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; "
+                          "the last good checkpoint is kept (free some space and rerun to resume)")
     except Exception as exc:            # a bug: keep the traceback in the job's log
         with open(run_dir / f"{hydra_cfg.job.name}.log", "a") as job_log:
             traceback.print_exc(file=job_log)

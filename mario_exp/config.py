@@ -162,6 +162,10 @@ class TrainerConfig:
     # An untrained greedy Mario stuck at a pipe plays until the timer ends (~2400 steps).
     eval_max_steps: int = 1500
     eval_video: bool = True
+    # A folder with run data but no checkpoint to resume (its checkpoints/ deleted, say) is
+    # refused, as starting over would delete logs that cannot be rebuilt; true deletes them and
+    # starts over. A checkpoint, when there is one, is always resumed.
+    start_over: bool = False
 
 
 @dataclass
@@ -213,6 +217,7 @@ def _optional(check: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any],
     return (lambda v: v is None or check[0](v)), f"null or {check[1]}"
 
 
+# inf passes `> 0` and makes the first update diverge; nan fails every comparison.
 _POSITIVE = (lambda v: math.isfinite(v) and v > 0), "a finite number > 0"
 _UNIT = (lambda v: 0.0 <= v <= 1.0), "a number in [0, 1]"
 _OPEN_UNIT = (lambda v: 0.0 < v < 1.0), "a number in (0, 1)"
@@ -275,6 +280,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.eval_epsilon": _UNIT,
     "trainer.eval_max_steps": _int_at_least(1),
     "trainer.eval_video": _BOOL,
+    "trainer.start_over": _BOOL,
 }
 
 

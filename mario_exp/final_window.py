@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-# Episodes ending in the last 10% of the env steps a run reached: late enough to be what the
-# agent learned, wide enough to average out the episode-to-episode noise of a single run.
+# Episodes ending in the last 10% of the env steps up to the run's last finished episode (not
+# of the budget, nor of the steps reached): late enough to be what the agent learned, wide
+# enough to average out the episode-to-episode noise of a single run.
 FINAL_FRAC = 0.1
 
 

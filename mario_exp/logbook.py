@@ -6,18 +6,22 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from mario_exp.atomic import write_atomic
-from mario_exp.checkpoint import CheckpointError, flatten_config
+from mario_exp.checkpoint import CheckpointError, flatten_config, resume_conflicts
 from mario_exp.final_window import final_metrics
 from mario_exp.progress import make_progress
+from mario_exp.runfolder import RunFolderError, holder
 
 
 @dataclass
@@ -79,22 +83,30 @@ class Logbook:
         episodes_path = run_dir / "episodes.csv"
         self._evals_path = run_dir / "evals.csv"
         if resume_at is None:
-            # A run that stopped before its first checkpoint starts over: its old logs go.
+            # status.json first, saying no checkpoint exists yet: whatever this attempt writes
+            # after it, a rerun knows it may start over (see check_fresh_start).
+            self._progress = {"env_step": 0, "episodes": 0}
+            self._checkpoint_step: Optional[int] = None
+            self._write_status("running", error=None)
+            # Only what check_fresh_start allowed to go: an attempt that never checkpointed.
             for stale in [*run_dir.glob("events.out.tfevents.*"), self._evals_path]:
                 stale.unlink(missing_ok=True)
             _write_text(episodes_path, ",".join(EpisodeRecord.header()) + "\n")
-            self._progress = {"env_step": 0, "episodes": 0}
             purge_step = None
         else:
             step, episodes = resume_at
-            _keep_episodes(episodes_path, episodes)
-            _keep_evals(self._evals_path, step)
+            episodes_text, evals_text = resume_logs(run_dir, step, episodes)
+            _write_text(episodes_path, episodes_text)
+            if evals_text is not None:
+                _write_text(self._evals_path, evals_text)
             self._progress = {"env_step": step, "episodes": episodes}
+            self._checkpoint_step = step
             purge_step = step + 1
         # flush_secs: a live `tensorboard --logdir outputs` sees new points within seconds.
         self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=10, purge_step=purge_step)
         self._episodes_file = open(episodes_path, "a", newline="")
-        self._episodes = csv.writer(self._episodes_file)
+        # "\n" as the header's: csv's default "\r\n" would mix two line endings in one file.
+        self._episodes = csv.writer(self._episodes_file, lineterminator="\n")
         self._evals_file: Optional[Any] = None  # opened at the first evaluation
         self.reporter = make_progress(total_steps, self._progress["env_step"])
 
@@ -137,7 +149,7 @@ class Logbook:
             self._evals_file = open(self._evals_path, "a", newline="")
             if new:
                 self._evals_file.write(",".join(EvalRecord.header()) + "\n")
-        writer = csv.writer(self._evals_file)
+        writer = csv.writer(self._evals_file, lineterminator="\n")
         for record in records:
             writer.writerow(astuple(record))
         self._evals_file.flush()
@@ -172,8 +184,17 @@ class Logbook:
         """Mark the run failed, with the progress it had last reported."""
         self._write_status("failed", error=error)
 
+    def checkpoint_saved(self, env_step: int) -> None:
+        """Record that checkpoints/last.pt now holds `env_step`: from here on a rerun resumes,
+        and a folder whose checkpoint has gone is never started over silently."""
+        self._checkpoint_step = env_step
+        self._write_status("running", error=None)
+
     def _write_status(self, status: str, error: Optional[str]) -> None:
-        state = {"status": status, **self._progress, "total_steps": self.total_steps, "error": error}
+        # pid, host and heartbeat (the time of this write, every trainer.log_every steps) say
+        # who wrote it and when; runfolder.is_live says whether that process still holds the run.
+        state = {"status": status, **self._progress, "total_steps": self.total_steps, "error": error,
+                 "checkpoint_step": self._checkpoint_step, **holder(), "heartbeat": round(time.time(), 3)}
         _write_text(self.run_dir / "status.json", json.dumps(state))
 
     def close(self) -> None:
@@ -188,22 +209,135 @@ def _write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda handle: handle.write(text.encode()))
 
 
-def _keep_episodes(path: Path, episodes: int) -> None:
-    """Cut episodes.csv back to its header and first `episodes` rows (a row cut mid-write by a
-    crash is dropped with the rest)."""
-    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
-    complete = [line for line in lines if line.endswith("\n")]
-    if len(complete) < episodes + 1:
-        raise CheckpointError(f"{path}: has {max(len(complete) - 1, 0)} episodes, but the checkpoint "
-                              f"was taken after {episodes}; the run folder was changed by hand")
-    _write_text(path, "".join(complete[:episodes + 1]))
+RUN_DATA = ("episodes.csv", "evals.csv", "status.json", "events.out.tfevents.*", "videos/*")
 
 
-def _keep_evals(path: Path, env_step: int) -> None:
-    """Cut evals.csv back to the evaluations made at or before `env_step` (the checkpoint's):
-    the resumed run makes the later ones again."""
-    if not path.exists():
+def check_fresh_start(run_dir: Path, config: dict[str, Any], start_over: bool) -> None:
+    """Raise RunFolderError unless training `run_dir` from step 0 deletes nothing that cannot
+    be rebuilt. Starting afresh replaces the folder's logs, so it is allowed only when the folder
+    holds no run data, when its run data is an earlier attempt of this same experiment that
+    never wrote a checkpoint (status.json says so; a rerun writes it again, identically), or
+    when the command asks for it (trainer.start_over=true)."""
+    found = sorted({pattern for pattern in RUN_DATA if any(run_dir.glob(pattern))})
+    if not found or start_over:
         return
-    lines = [line for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
-    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= env_step]
-    _write_text(path, "".join(kept))
+    why = _why_not_rebuildable(run_dir, config)
+    if why is not None:
+        listed = ", ".join(name.replace("/*", "/").replace(".*", "*") for name in found)
+        raise RunFolderError(
+            f"{run_dir}: holds run data ({listed}) but no checkpoint to resume ({why}); nothing was "
+            "changed. Train into a new folder (hydra.run.dir=...), or add trainer.start_over=true "
+            "to delete that data and start the run over")
+
+
+def _why_not_rebuildable(run_dir: Path, config: dict[str, Any]) -> Optional[str]:
+    """None if the folder's run data is an earlier attempt of `config` that stopped before its
+    first checkpoint; else why it may not be replaced."""
+    for name in ("status.json", ".hydra/config.yaml"):
+        if not (run_dir / name).is_file():
+            return f"no {name} says what made it"
+    try:
+        state = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
+        saved = OmegaConf.to_container(OmegaConf.load(run_dir / ".hydra" / "config.yaml"), resolve=True)
+    except (OSError, ValueError, OmegaConfBaseException) as exc:
+        return f"its status.json or .hydra/config.yaml is unreadable: {type(exc).__name__}"
+    if not isinstance(state, dict) or "checkpoint_step" not in state:
+        return "status.json does not say whether it had one (written by an older mario-exp?)"
+    if state["checkpoint_step"] is not None:
+        return f"checkpoints/last.pt of step {state['checkpoint_step']} has been removed"
+    conflicts = resume_conflicts(saved if isinstance(saved, dict) else {}, config)
+    if conflicts:
+        return "it was made with another config: " + "; ".join(conflicts)
+    return None
+
+
+def resume_logs(run_dir: Path, env_step: int, episodes: int) -> tuple[str, Optional[str]]:
+    """The text episodes.csv and evals.csv (None: there is none) are cut back to for a resume
+    from a checkpoint at `env_step` after `episodes` episodes, in "\n" line endings. Raises
+    CheckpointError, having written nothing, when a row the cut keeps is not one the trainer
+    wrote: a resumed run would carry it on as data, and its final metrics would fail."""
+    episodes_text = _cut_episodes(run_dir / "episodes.csv", env_step, episodes)
+    evals_path = run_dir / "evals.csv"
+    evals_text = _cut_evals(evals_path, env_step) if evals_path.exists() else None
+    return episodes_text, evals_text
+
+
+def _complete_rows(path: Path, header: list[str]) -> list[list[str]]:
+    """The rows of a run's CSV file that end in a newline (one cut mid-write by a crash does
+    not), after checking its text and header. The trainer writes plain numbers only, never a
+    quoted field, so a row joined back with commas is its line again."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (or not a file), but the run has a checkpoint; the run "
+                              "folder was changed by hand")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise CheckpointError(f"{path}: line {line} is not UTF-8 text; the run folder was changed by "
+                              "hand (restore the file, or move the folder away to start over)") from None
+    # Line by line: a stray quote in a garbled line must not swallow the lines after it.
+    # The text after the last "\n" is a row cut mid-write (or nothing); "\r\n" (written by
+    # older versions) and "\n" lines both become "\n" lines when rewritten.
+    try:
+        rows = [next(csv.reader([line.removesuffix("\r")]), []) for line in text.split("\n")[:-1]]
+    except csv.Error as exc:
+        raise CheckpointError(f"{path}: not a CSV file ({exc}); the run folder was changed by hand") from None
+    if not rows or rows[0] != header:
+        raise CheckpointError(f"{path}: its first line is not the header {','.join(header)}; the "
+                              "run folder was changed by hand")
+    return rows
+
+
+def _check_row(path: Path, number: int, row: list[str], record: type) -> list[Any]:
+    """`row` (line `number` of `path`) as the values of `record`'s fields, or CheckpointError."""
+    columns = fields(record)
+    where = f"{path}: line {number}"
+    if len(row) != len(columns):
+        raise CheckpointError(f"{where} has {len(row)} fields, not {len(columns)}; the run folder was "
+                              "changed by hand")
+    values: list[Any] = []
+    for column, text in zip(columns, row):
+        if text == "" and str(column.type).startswith("Optional"):
+            values.append(None)
+            continue
+        whole = str(column.type) == "int"
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value):
+            raise CheckpointError(f"{where}: {column.name}={text!r} is not {'an integer' if whole else 'a number'}; "
+                                  "the run folder was changed by hand")
+        values.append(value)
+    return values
+
+
+def _cut_episodes(path: Path, env_step: int, episodes: int) -> str:
+    """episodes.csv's header and first `episodes` rows, each checked to be the episode of
+    its place, ending at or before the checkpoint's step, after the one before it."""
+    header = EpisodeRecord.header()
+    rows = _complete_rows(path, header)
+    if len(rows) < episodes + 1:
+        raise CheckpointError(f"{path}: has {len(rows) - 1} episodes, but the checkpoint "
+                              f"was taken after {episodes}; the run folder was changed by hand")
+    last = 0
+    for number, row in enumerate(rows[1:episodes + 1], start=2):
+        record = EpisodeRecord(*_check_row(path, number, row, EpisodeRecord))
+        if record.episode != number - 1 or not last < record.env_step <= env_step:
+            raise CheckpointError(f"{path}: line {number} is not episode {number - 1} (it says episode "
+                                  f"{record.episode} ending at step {record.env_step}, after step {last}, "
+                                  f"checkpoint at {env_step}); the run folder was changed by hand")
+        last = record.env_step
+    return "".join(",".join(row) + "\n" for row in rows[:episodes + 1])
+
+
+def _cut_evals(path: Path, env_step: int) -> str:
+    """evals.csv's header and the rows of evaluations made at or before `env_step` (the
+    checkpoint's): the resumed run makes the later ones again. Every row is checked, as a
+    garbled one cannot say whether it is before the checkpoint or after."""
+    rows = _complete_rows(path, EvalRecord.header())
+    kept = [rows[0]]
+    for number, row in enumerate(rows[1:], start=2):
+        if EvalRecord(*_check_row(path, number, row, EvalRecord)).env_step <= env_step:
+            kept.append(row)
+    return "".join(",".join(row) + "\n" for row in kept)

@@ -22,6 +22,7 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from mario_exp import jobname
 from mario_exp.atomic import write_atomic
 
 FOLDER = ".outcomes"
@@ -93,6 +94,10 @@ class Ledger:
 
 
 LEDGER = Ledger()
+# Job folders are named by a resolver of ours (conf/hydra/default.yaml), resolved in whichever
+# process runs the job. Every such process imports this module: train.py's does, and the
+# joblib, submitit and ray launchers' workers unpickle SweepOutcomes, defined here, first.
+jobname.register()
 
 
 class SweepOutcomes(Callback):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -70,6 +71,22 @@ def find_checkpoint(path: Path) -> Path:
     return path
 
 
+def check_out(out: Path) -> None:
+    """Fail in one line, before playing, where the video could not be written: the encoder
+    would fail only at the end, with ffmpeg's traceback."""
+    if out.is_dir():
+        fail(PROG, f"--out {out}: is a folder; give the MP4 file to write, e.g. {out / 'play.mp4'}")
+    if not out.parent.is_dir():
+        fail(PROG, f"--out {out}: folder {out.parent} does not exist")
+    try:
+        # Probe by writing: permission bits say nothing for root or for a read-only mount.
+        handle, probe = tempfile.mkstemp(prefix=".mario-exp-probe-", dir=out.parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        fail(PROG, f"--out {out}: cannot write in {out.parent} ({exc.strerror})")
+
+
 def load_agent(checkpoint: Path) -> tuple[Config, DDQNAgent]:
     """The run's config and its agent with the checkpoint's online network, on the CPU."""
     try:
@@ -110,8 +127,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     checkpoint = find_checkpoint(args.path)
     config, agent = load_agent(checkpoint)
     out = args.out or checkpoint.parent.parent / VIDEOS / "play.mp4"
-    if not out.parent.is_dir():
-        fail(PROG, f"--out {out}: folder {out.parent} does not exist")
+    check_out(out)
     epsilon = config.trainer.eval_epsilon if args.epsilon is None else args.epsilon
     fps = video_fps(config.env.frame_skip)
     env = MarioEnv(config.env, config.action_set)

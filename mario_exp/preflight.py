@@ -30,10 +30,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import (ConfigAttributeError, ConfigKeyError, ConfigTypeError, OmegaConfBaseException,
-                              ValidationError)
+from omegaconf.errors import (ConfigAttributeError, ConfigKeyError, ConfigTypeError, InterpolationResolutionError,
+                              OmegaConfBaseException, ValidationError)
 
-from mario_exp.config import (Config, ConfigError, register_schema, schema_type, to_config,
+from mario_exp.config import (Config, ConfigError, register_schema, schema_keys, schema_type, to_config,
                               unknown_key_message)
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -50,8 +50,12 @@ def _parse(overrides: list[str], parser: OverridesParser) -> list[Override]:
     for text in overrides:
         try:
             parsed.extend(parser.parse_overrides([text]))
-        except OverrideParseException as exc:
-            raise ConfigError(f"{text}: cannot parse this override ({str(exc).splitlines()[0]})") from None
+        # ValueError: Python's own limit on the digits of an integer (4300), say.
+        except (OverrideParseException, ValueError) as exc:
+            raise ConfigError(f"{text[:80]}{'...' if len(text) > 80 else ''}: cannot parse this override "
+                              f"({str(exc).splitlines()[0]})") from None
+        if not parsed[-1].key_or_group:
+            raise ConfigError(f"{text}: an override needs a key (key=value)")
     return parsed
 
 
@@ -66,7 +70,16 @@ def _candidates(override: Override) -> list[str]:
         space = override.value()
         whole = "int" in space.tags or (isinstance(space.start, int) and isinstance(space.end, int))
         return [f"{key}={int(bound) if whole else float(bound)}" for bound in (space.start, space.end)]
-    return [f"{key}={value}" for value in override.sweep_string_iterator()]
+    text = override.input_line
+    try:
+        values = [f"{key}={value}" for value in override.sweep_string_iterator()]
+    except ValueError as exc:  # range(1,3,0)
+        raise ConfigError(f"{text}: not a sweep ({exc})") from None
+    if not values:
+        # Hydra would launch 0 jobs, exit 0 and leave an empty sweep folder.
+        raise ConfigError(f"{text}: sweeps over no values; a range(start, stop[, step]) must hold at "
+                          "least one (stop is left out)")
+    return values
 
 
 def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
@@ -85,6 +98,7 @@ def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
     for override, text in zip(parsed, texts + overrides):
         if override.is_hydra_override():
             continue  # in every job's composition already (see compose_jobs)
+        _check_value(override, text)
         if override.is_sweep_override() and not multirun:
             raise ConfigError(f"{text}: a sweep over several values needs -m (--multirun)")
         if override.is_interval_sweep() and sweeper.get("_target_") == BASIC_SWEEPER:
@@ -92,6 +106,30 @@ def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
                               "hydra/sweeper=optuna (see experiment=hparams_search)")
         by_key[override.get_key_element()] = _candidates(override)
     return [list(job) for job in itertools.product(*by_key.values())]
+
+
+def _check_group_choices(texts: list[str], parsed: list[Override]) -> None:
+    """A config group takes the name of one of its options: `agent=null` or `agent=5` would
+    fail deep in Hydra's defaults list with a ValueError that names no key."""
+    loader = GlobalHydra.instance().config_loader()
+    for text, override in zip(texts, parsed):
+        parent, _, name = override.key_or_group.rpartition("/")
+        if name not in loader.list_groups(parent) or override.is_sweep_override() or override.is_delete():
+            continue
+        if not isinstance(override.value(), (str, list, dict)):
+            options = ", ".join(sorted(loader.get_group_options(override.key_or_group)))
+            raise ConfigError(f"{text}: a config group takes the name of one of its options: {options}")
+
+
+def _check_value(override: Override, text: str) -> None:
+    """What composition accepts but would make another run than the one asked for."""
+    key = override.key_or_group
+    if override.is_delete() and (key in schema_keys("") or "." in key):
+        # Deleting a top-level key (~seed) is accepted and quietly gives the schema's default.
+        raise ConfigError(f"{text}: keys of the schema cannot be deleted; give it a value instead ({key}=...)")
+    if not override.is_sweep_override() and "${now:" in str(override.value()):
+        raise ConfigError(f"{text}: ${{now:...}} gives another value each time the command runs, so "
+                          "a rerun could never resume the run; give a fixed value")
 
 
 def explain(exc: Exception, overrides: list[str], config_name: str) -> str:
@@ -107,6 +145,8 @@ def explain(exc: Exception, overrides: list[str], config_name: str) -> str:
         if full_key.startswith("hydra."):
             return _unknown_hydra_key(full_key, overrides, config_name)
         return unknown_key_message(full_key)
+    if isinstance(cause, InterpolationResolutionError) and full_key:
+        return f"{full_key}: its interpolation cannot be resolved ({str(cause).splitlines()[0]})"
     if isinstance(cause, ConfigTypeError) and full_key and "deletion" in str(cause):
         return f"~{full_key}: keys of the schema cannot be deleted; give it a value instead ({full_key}=...)"
     if isinstance(cause, ValidationError) and full_key:
@@ -204,6 +244,10 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
     config_name = args.config_name or "config"
     if args.config_path:
         config_dir = (config_dir.parent / args.config_path).resolve()
+        if not config_dir.is_dir():
+            raise ConfigError(f"--config-path={args.config_path}: no such folder ({config_dir})")
+    if args.config_dir and not Path(args.config_dir).is_dir():
+        raise ConfigError(f"--config-dir={args.config_dir}: no such folder")
     register_schema()
     configs = []
     GlobalHydra.instance().clear()
@@ -211,6 +255,7 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
         # glob(...) sweeps over a group's options need the config loader to list them.
         parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
         parsed = _parse(args.overrides, parser)
+        _check_group_choices(args.overrides, parsed)
         # What Hydra composes before the sweeper starts: the command line without its sweeps.
         # It holds the launcher, the sweeper and its params (a preset's seeds, a search space).
         fixed = [text for text, o in zip(args.overrides, parsed) if not o.is_sweep_override()]
@@ -223,7 +268,12 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
             configs.append(_composed(lambda: composer.config(job), hydra_overrides + job, config_name))
         if configs:
             key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
-            check_output_dir(key, Path(hydra_cfg.sweep.dir if args.multirun else hydra_cfg.run.dir))
+            folder = _composed(lambda: str(OmegaConf.select(hydra_cfg, key.removeprefix("hydra."))),
+                               fixed, config_name)
+            if not folder.strip():
+                raise ConfigError(f"{key}='': must be a folder; an empty one would train into the "
+                                  "working directory")
+            check_output_dir(key, Path(folder))
     GlobalHydra.instance().clear()
     return configs
 

@@ -203,7 +203,7 @@ class Trainer:
             self.evaluator.close()
 
     # --- checkpoints ---------------------------------------------------------------------
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, logbook: Logbook) -> None:
         self._finish_updates()
         self.progress.elapsed = self._wall_time()
         save_checkpoint(self.run_dir, {
@@ -216,6 +216,7 @@ class Trainer:
             "evaluation": None if self.evaluator is None else self.evaluator.state_dict(),
             "unrecorded_updates": [asdict(result) for result in self._unrecorded],
         })
+        logbook.checkpoint_saved(self.progress.step)
         self._clock_start = time.perf_counter()
 
     def _restore(self, payload: dict[str, Any]) -> None:
@@ -285,14 +286,14 @@ class Trainer:
                 if self._stop_signal is None:
                     self._evaluate_if_due(logbook)
                 if crossed(before, p.step, trainer_cfg.checkpoint_every) or self._stop_signal is not None:
-                    self._checkpoint()
+                    self._checkpoint(logbook)
                 if self._stop_signal is not None:
                     logbook.status("interrupted", p.step, p.episode)
                     raise TrainingInterrupted(self._stop_signal, p.step)
         # The last updates' losses stay unrecorded, in the checkpoint: a larger budget goes
         # on recording them where an uninterrupted run would.
         self._evaluate_if_due(logbook, final=True)
-        self._checkpoint()
+        self._checkpoint(logbook)
         logbook.status("finished", p.step, p.episode)
         logbook.final_metrics(p.step)
         learning_sps = None

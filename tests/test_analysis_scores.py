@@ -99,7 +99,7 @@ def test_band_frame_stops_where_runs_end():
     grid = common_grid(300, 4)  # 0, 100, 200, 300
     runs = [(np.array([100.0, 300.0]), np.array([1.0, 3.0])),
             (np.array([100.0, 200.0]), np.array([5.0, 7.0]))]
-    frame = band_frame({"a": runs}, grid, np.random.default_rng(0))
+    frame = band_frame({"a": runs}, grid, seed=0)
     assert frame["x"].tolist() == [100.0, 200.0, 300.0]  # nothing at 0: no run has data there
     assert frame["n"].tolist() == [2, 2, 1]
     # at 200 the first run is interpolated (2.0); at 300 only the longer run counts

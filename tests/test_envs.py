@@ -72,9 +72,10 @@ def test_an_episode_ends_when_mario_dies() -> None:
     env.close()
 
 
-def test_frames_are_the_tutorials_gray_and_resize_of_the_rgb_screen() -> None:
+def test_frames_are_cv2_gray_and_area_resize_of_the_rgb_screen() -> None:
     """The fast path through the emulator's BGRx buffer gives the same pixels as converting
-    the RGB screen nes-py shows."""
+    the RGB screen nes-py shows to gray and area-averaging it to 84x84 (not the tutorial's
+    torchvision resize: the docs say so, and no test claims they are equal)."""
     env = MarioEnv(EnvConfig(), RIGHT_JUMP)
     env.reset()
     rng = np.random.default_rng(2)
@@ -222,7 +223,7 @@ def test_button_marks_show_which_of_a_and_b_the_last_action_held() -> None:
         with_marks, without = marked.step(action)[0], plain.step(action)[0]
         assert marks(with_marks) == expected
         frames.append((with_marks, without))
-    for with_marks, without in frames:   # the rest of the frame is the tutorial's
+    for with_marks, without in frames:   # the rest of the frame is the same as without marks
         assert np.array_equal(with_marks[:, 2 * size:], without[:, 2 * size:])
         assert np.array_equal(with_marks[size:], without[size:])
     marked.close()

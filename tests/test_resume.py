@@ -19,6 +19,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.atomic import write_atomic
+from mario_exp.trainer import CHECKPOINT_VERSION
 from tests.helpers import REPO, SAMPLE_EFFICIENT, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
@@ -188,8 +189,9 @@ def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Pat
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
     longer = run_train([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
     assert longer.returncode == 0, longer.stderr
-    assert status(run_dir) | {"episodes": 0} == {"status": "finished", "env_step": 600, "episodes": 0,
-                                                 "total_steps": 600, "error": None}
+    assert status(run_dir) | {"episodes": 0, "pid": 0, "host": "", "heartbeat": 0} == {
+        "status": "finished", "env_step": 600, "episodes": 0, "total_steps": 600, "error": None,
+        "checkpoint_step": 600, "pid": 0, "host": "", "heartbeat": 0}
     rows = episodes_without_clock(run_dir)
     first = episodes_without_clock(smoke_run)
     assert rows[:len(first)] == first
@@ -202,7 +204,8 @@ def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Pat
 def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
-    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    # run.lock names the last process that held the folder, refused or not.
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
     result = run_train([*SMOKE, "action_set=right_run", "env.frame_stack=3",
                         "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
@@ -211,7 +214,7 @@ def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, t
     for key in ("action_set.buttons", "action_set.name", "env.frame_stack"):
         assert key in line
     assert "trainer.total_steps" not in line and "Traceback" not in result.stderr
-    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
     assert after == before, "a refused resume changed the run folder"
 
 
@@ -256,13 +259,16 @@ def test_checkpoint_of_another_format_is_one_clear_line(tmp_path: Path) -> None:
     payload = torch.load(checkpoint, weights_only=True)
     payload["version"] = 2
     torch.save(payload, checkpoint)
-    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    def files() -> dict[Path, bytes]:
+        return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
+
+    before = files()
     result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line == (f"train.py: error: {checkpoint}: written by another version of mario-exp "
-                    "(checkpoint format 2, this one reads 3); start the run over in a new folder")
-    assert before == {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+                    f"(checkpoint format 2, this one reads {CHECKPOINT_VERSION}); start the run over in a new folder")
+    assert before == files()
 
 
 class _RunsCode:

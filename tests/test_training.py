@@ -23,8 +23,10 @@ def test_run_folder_layout(smoke_run: Path) -> None:
         assert (smoke_run / name).is_file(), name
     assert list(smoke_run.glob("events.out.tfevents.*"))
     status = json.loads((smoke_run / "status.json").read_text())
+    # pid, host and heartbeat say who wrote it; checkpoint_step that a rerun has one to resume.
+    assert {k: status.pop(k) for k in ("pid", "host", "heartbeat")}.keys() == {"pid", "host", "heartbeat"}
     assert status == {"status": "finished", "env_step": 400, "total_steps": 400,
-                      "episodes": len(read_episodes(smoke_run)), "error": None}
+                      "episodes": len(read_episodes(smoke_run)), "error": None, "checkpoint_step": 400}
 
 
 def test_smoke_run_learns(smoke_run: Path) -> None:

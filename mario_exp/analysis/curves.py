@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .stats import CONFIDENCE
+from .stats import CONFIDENCE, own_stream
 
 
 def smooth(y: np.ndarray, window: int) -> np.ndarray:
@@ -73,17 +73,20 @@ def mean_band(matrix: np.ndarray, rng: np.random.Generator, n_boot: int = 1000,
 
 
 def band_frame(curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], grid: np.ndarray,
-               rng: np.random.Generator, n_boot: int = 1000) -> pd.DataFrame:
+               seed: int, n_boot: int = 1000) -> pd.DataFrame:
     """Long table (config, x, mean, ci_lo, ci_hi, n, n_runs) for already-smoothed run curves.
 
-    ``curves`` maps a configuration label to its runs' (x, y) arrays.
+    ``curves`` maps a configuration label to its runs' (x, y) arrays. Each configuration's
+    band resamples with a stream of its own (stats.own_stream) from `seed`.
     """
     parts = []
     for label, runs in curves.items():
         if not runs:
             continue
         matrix = np.vstack([interpolate(x, y, grid) for x, y in runs])
-        mean, lo, hi, n = mean_band(matrix, rng, n_boot)
+        # Rows sorted, so that the stream and the draws do not depend on the runs' order.
+        matrix = matrix[np.lexsort(np.nan_to_num(matrix, nan=np.inf).T[::-1])]
+        mean, lo, hi, n = mean_band(matrix, own_stream(seed, "curve", matrix.ravel()), n_boot)
         keep = n > 0
         parts.append(pd.DataFrame({"config": label, "x": grid[keep], "mean": mean[keep],
                                    "ci_lo": lo[keep], "ci_hi": hi[keep], "n": n[keep],

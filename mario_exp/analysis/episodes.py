@@ -65,6 +65,9 @@ def read_episodes_csv(path: Path) -> EpisodeRead:
     ok = np.ones(len(raw), dtype=bool)
     for c in REQUIRED:
         ok &= np.isfinite(cols[c])
+    # A step count is a whole number no run reaches beyond 2**53 (where float64 stops counting
+    # in ones): a 23-digit env_step is a garbled line, not data.
+    ok &= (cols["env_step"] == np.floor(cols["env_step"])) & (np.abs(cols["env_step"]) < 2.0**53)
     # env_step is cumulative: a row that does not move it forward cannot be a real episode end.
     steps = np.where(ok, cols["env_step"], -np.inf)
     prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(steps)[:-1]))

@@ -30,6 +30,8 @@ def read_evals_csv(path: Path) -> tuple[pd.DataFrame, int]:
     skipped). A missing file or an unexpected header gives an empty table."""
     if not path.exists():
         return empty_evals(), 0
+    if not path.is_file():
+        raise OSError("not a regular file")  # reading a FIFO would block forever
     data = path.read_bytes()
     data = data[: data.rfind(b"\n") + 1]  # a line still being written is not a row yet
     header, _, body = data.partition(b"\n")

@@ -22,6 +22,7 @@ from .groups import Config, find_baseline, group_runs
 from .report import ReportContent, render_html, render_markdown
 from .runs import STATUSES, Run, display_path, find_run_dirs, load_runs
 from .scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
+from .stats import N_BOOT
 from .summary import METRICS, Scored, config_summary
 from .tables import per_run_frame, scores_table, to_markdown, training_table
 
@@ -43,7 +44,7 @@ class Options:
     final_frac: float = FINAL_FRAC
     smooth: int = SMOOTH
     grid: int = 200
-    n_boot: int = 2000
+    n_boot: int = N_BOOT
     seed: int = 0
     command: str = ""
 
@@ -106,8 +107,7 @@ def analyse(opts: Options) -> Result:
 
     scored = {r.path: Scored(r, score_run(r.episodes, opts.final_frac, opts.threshold,
                                           opts.smooth, r.evals)) for r in runs}
-    rng = np.random.default_rng(opts.seed)
-    summary = config_summary(configs, swept, scored, opts.metric, baseline, rng, opts.n_boot)
+    summary = config_summary(configs, swept, scored, opts.metric, baseline, opts.seed, opts.n_boot)
     labels = {r.path: c.label for c in configs for r in c.runs}
     order = list(summary["config"])
     legend = {c.label: (", ".join(f"{k}={c.settings[k]}" for k in swept) or c.label)
@@ -118,7 +118,7 @@ def analyse(opts: Options) -> Result:
     source = curve_source(runs, scored)
     if source == "train" and any(len(r.evals) for r in runs):
         warnings.append("some runs have no evals.csv: curves show training episodes for all runs")
-    curves = _curves(configs, scored, opts, rng, source)
+    curves = _curves(configs, scored, opts, source)
     curves = curves.merge(summary[["config", *swept]], on="config", how="left")
     figures, captions = _figures(summary, curves, scored, by_label, swept, order, legend, opts,
                                  source)
@@ -196,7 +196,7 @@ def _run_curve(run: Run, axis: str, metric: str, source: str, window: int) -> tu
 
 
 def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
-            rng: np.random.Generator, source: str) -> pd.DataFrame:
+            source: str) -> pd.DataFrame:
     """Long curves table: metric x axis x configuration x grid point, from `source`'s points."""
     parts = []
     for axis in ("env_step", "wall_time"):
@@ -220,7 +220,7 @@ def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
             continue
         grid = common_grid(end, opts.grid)
         for m in METRICS:
-            frame = band_frame(per_config[m], grid, rng)
+            frame = band_frame(per_config[m], grid, opts.seed)
             frame.insert(0, "axis", axis)
             frame.insert(0, "metric", m)
             frame.insert(0, "source", source)

@@ -16,12 +16,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from mario_exp.runfolder import is_live
+
 from .episodes import empty_table, read_episodes_csv
 from .evals import empty_evals, read_evals_csv
 from .tbevents import has_event_files, read_event_episodes
 
 # "interrupted": stopped by SIGINT/SIGTERM after a checkpoint; a rerun resumes it.
-STATUSES = ("finished", "running", "interrupted", "failed", "unknown")
+# "stopped": status.json says running, but no process holds the run folder's lock (killed by
+# SIGKILL or the OOM killer, a crash, a reboot, or its last status write failed); a rerun resumes it.
+STATUSES = ("finished", "running", "stopped", "interrupted", "failed", "unknown")
 # libyaml's loader is ~10x faster than the pure-python one; fall back if PyYAML lacks it.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MISSING = object()
@@ -107,14 +111,22 @@ def find_run_dirs(root: Path, skip: tuple[Path, ...] = ()) -> list[Path]:
 
 
 def _read_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    return yaml.load(_read_text(path), Loader=_Loader)
+
+
+def _read_text(path: Path) -> str:
+    """A file's text; OSError for anything but a regular file, where reading a FIFO (or a
+    device) would block the analysis forever."""
+    if not path.is_file():
+        raise OSError(f"{path.name} is not a regular file")
+    return path.read_text(encoding="utf-8")
 
 
 def _as_int(value: Any) -> int | None:
     # Hydra can leave interpolations such as "${...}" unresolved in config.yaml.
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's 1e999 is infinity
         return None
 
 
@@ -149,6 +161,8 @@ def load_run(path: Path) -> Run:
 
     episodes, source = _read_episodes(path, name, status_doc.get("status"), warnings)
     status = status_doc.get("status")
+    if status == "running" and is_live(path) is False:
+        status = "stopped"
     if status not in STATUSES:
         # No status.json (older or hard-killed runs): only a run that reached its budget is known
         # to be complete; anything else may have crashed.
@@ -170,7 +184,7 @@ def _read_status(path: Path, name: str, warnings: list[str]) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(_read_text(path))
         if not isinstance(doc, dict):
             raise ValueError("not an object")
         return doc
@@ -185,6 +199,8 @@ def _read_episodes(path: Path, name: str, status: Any,
     why_not_csv = "episodes.csv missing"
     if csv.exists():
         try:
+            if not csv.is_file():
+                raise OSError("not a regular file")
             read = read_episodes_csv(csv)
         except OSError as exc:
             why_not_csv = f"episodes.csv unreadable ({_one_line(exc)})"
@@ -232,6 +248,10 @@ def _status_warnings(run: Run) -> None:
         run.warnings.append(f"{run.name}: failed at env step {run.env_step}"
                             f"{'/' + str(run.budget) if run.budget else ''}{error}; "
                             "left out of the statistics")
+    elif run.status == "stopped":
+        run.warnings.append(f"{run.name}: status.json says running, but no process holds the run "
+                            f"(killed or crashed at env step {run.env_step} or later); its score is "
+                            "provisional: rerun its command in the same folder to resume it")
     elif run.status == "unknown":
         run.warnings.append(f"{run.name}: no status.json and budget not reached "
                             "(crashed or killed?); scored on the episodes it has")

@@ -15,7 +15,7 @@ import pandas as pd
 from .groups import Config
 from .runs import STATUSES, Run
 from .scores import EXPLORATION_EPSILON, RunScores
-from .stats import bootstrap_ci, iqm, mean_std, prob_improvement, prob_improvement_ci
+from .stats import bootstrap_ci, iqm, mean_std, own_stream, prob_improvement, prob_improvement_ci
 
 METRICS = ("x_pos", "reward")
 
@@ -38,9 +38,10 @@ def _finals(scored: list[Scored], metric: str) -> np.ndarray:
 
 
 def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, Scored],
-                   metric: str, baseline: Config | None, rng: np.random.Generator,
+                   metric: str, baseline: Config | None, seed: int,
                    n_boot: int) -> pd.DataFrame:
-    """One row per configuration, sorted best first on ``metric``'s IQM."""
+    """One row per configuration, sorted best first on ``metric``'s IQM. Each interval
+    resamples with a stream of its own (stats.own_stream) from `seed`."""
     base_finals = (_finals([scored[r.path] for r in baseline.runs], metric)
                    if baseline is not None else None)
     rows = []
@@ -62,7 +63,7 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
         row["steps_max"] = max(steps) if steps else np.nan
         for m in METRICS:
             values = [getattr(s, f"final_{m}") for s in used]
-            ci = bootstrap_ci(values, rng, "iqm", n_boot)
+            ci = bootstrap_ci(values, own_stream(seed, f"final_{m}", values), "iqm", n_boot)
             mean, std = mean_std(values)
             row[f"{m}_iqm"] = iqm(values)
             row[f"{m}_ci_lo"], row[f"{m}_ci_hi"] = ci if ci else (np.nan, np.nan)
@@ -73,7 +74,7 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
         row["evaluated"] = len(evaluated)
         for m in METRICS:
             values = [getattr(s, f"eval_final_{m}") for s in evaluated]
-            ci = bootstrap_ci(values, rng, "iqm", n_boot)
+            ci = bootstrap_ci(values, own_stream(seed, f"eval_final_{m}", values), "iqm", n_boot)
             row[f"eval_{m}_iqm"] = iqm(values)
             row[f"eval_{m}_ci_lo"], row[f"eval_{m}_ci_hi"] = ci if ci else (np.nan, np.nan)
         row["eval_flag_rate"] = _mean([s.eval_final_flag_rate for s in evaluated])
@@ -93,7 +94,7 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
         row["final_q"] = _mean([s.final_q for s in used])
         # Every seed kept epsilon >= 0.5: the policies compared are still mostly random.
         row["exploration_only"] = bool(row["min_epsilon"] >= EXPLORATION_EPSILON)
-        row.update(_improvement(config, baseline, base_finals, members, metric, rng, n_boot))
+        row.update(_improvement(config, baseline, base_finals, members, metric, seed, n_boot))
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.sort_values(f"{metric}_iqm", ascending=False, na_position="last",
@@ -101,14 +102,13 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
 
 
 def _improvement(config: Config, baseline: Config | None, base_finals: np.ndarray | None,
-                 members: list[Scored], metric: str, rng: np.random.Generator,
-                 n_boot: int) -> dict[str, float]:
+                 members: list[Scored], metric: str, seed: int, n_boot: int) -> dict[str, float]:
     if baseline is None or base_finals is None:
         return {}
     if config is baseline:
         return {"p_improve": np.nan, "p_improve_lo": np.nan, "p_improve_hi": np.nan}
     finals = _finals(members, metric)
-    ci = prob_improvement_ci(finals, base_finals, rng, n_boot)
+    ci = prob_improvement_ci(finals, base_finals, own_stream(seed, "p_improve", finals, base_finals), n_boot)
     lo, hi = ci if ci else (np.nan, np.nan)
     return {"p_improve": prob_improvement(finals, base_finals), "p_improve_lo": lo,
             "p_improve_hi": hi}
