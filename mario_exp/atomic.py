@@ -10,13 +10,20 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Call `write` on a temporary file beside `path`, fsync it, then rename it over `path`.
 
     If writing fails (a full disk, an exception), `path` keeps its previous content and the
-    temporary file is removed.
+    temporary file is removed. An OSError that names no file (a buffered write failing only
+    when the handle is flushed or closed) is raised again naming `path`, so that the one-line
+    error can say which file could not be written.
     """
     tmp = temp_path(path)
     try:
         with open(tmp, "wb") as handle:
             write(handle)
         commit(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

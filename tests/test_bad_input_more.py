@@ -57,7 +57,7 @@ def test_a_sweep_of_many_overrides_gets_short_unique_folder_names(tmp_path: Path
     sweep = tmp_path / "sweep"
     result = run_train(["-m", *LONG_SWEEP, f"hydra.sweep.dir={sweep}"], tmp_path)
     assert result.returncode == 0, result.stderr
-    jobs = sorted(p for p in sweep.iterdir() if not p.name.startswith("."))
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert len(jobs) == 2 and jobs[0].name != jobs[1].name
     for number, job in enumerate(jobs):
         assert len(job.name.encode()) <= 200 and job.name.startswith(f"{number}_agent.batch_size=32,")
