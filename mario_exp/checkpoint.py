@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
 import torch
 
 from mario_exp.atomic import write_atomic
+from mario_exp.config import Config
 
 LAST = "last.pt"
 # Keys a resumed run may change: the budget, intervals, device and threads. Anything else
@@ -116,14 +118,13 @@ def flatten_config(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def resume_conflicts(saved: dict[str, Any], current: dict[str, Any],
-                     defaults: dict[str, Any]) -> list[str]:
+def resume_conflicts(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """`key: checkpoint X, now Y` for each key that differs and may not change on resume.
 
     A key the checkpoint does not have (added to the schema since it was written) is no
-    conflict while it holds its default (`defaults`, the schema's): the options are off by
-    default, so the run goes on as it began, and a study can outlive a schema addition."""
-    before, now, default = flatten_config(saved), flatten_config(current), flatten_config(defaults)
+    conflict while it holds the schema's default: the options are off by default, so the run
+    goes on as it began, and a study can outlive a schema addition."""
+    before, now, default = flatten_config(saved), flatten_config(current), flatten_config(asdict(Config()))
     return [f"{key}: checkpoint {before.get(key)!r}, now {now.get(key)!r}"
             for key in sorted(before.keys() | now.keys())
             if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)

@@ -128,7 +128,7 @@ def load_resume_point(config: Config, run_dir: Path) -> Optional[dict[str, Any]]
         raise CheckpointError(f"{path}: written by another version of mario-exp (checkpoint format "
                               f"{payload.get('version')}, this one reads {CHECKPOINT_VERSION}); "
                               "start the run over in a new folder")
-    conflicts = resume_conflicts(payload["config"], asdict(config), asdict(Config()))
+    conflicts = resume_conflicts(payload["config"], asdict(config))
     if conflicts:
         raise CheckpointError(f"cannot resume {run_dir}: " + "; ".join(conflicts)
                               + " (only trainer.* may change when resuming)")

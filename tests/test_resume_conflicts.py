@@ -21,23 +21,23 @@ def without(config: dict, dotted: str) -> dict:
 def test_learning_keys_conflict_and_trainer_keys_do_not() -> None:
     saved, now = asdict(Config()), asdict(Config())
     now["agent"]["lr"], now["trainer"]["total_steps"] = 1e-4, 10**6
-    assert resume_conflicts(saved, now, asdict(Config())) == ["agent.lr: checkpoint 0.00025, now 0.0001"]
+    assert resume_conflicts(saved, now) == ["agent.lr: checkpoint 0.00025, now 0.0001"]
 
 
 def test_a_key_added_since_the_checkpoint_is_fine_at_its_default() -> None:
     saved = without(asdict(Config()), "agent.priority.exponent")
-    assert resume_conflicts(saved, asdict(Config()), asdict(Config())) == []
+    assert resume_conflicts(saved, asdict(Config())) == []
 
 
 def test_a_key_added_since_the_checkpoint_conflicts_when_set() -> None:
     saved = without(asdict(Config()), "env.stall_steps")
     now = asdict(Config())
     now["env"]["stall_steps"] = 50
-    assert resume_conflicts(saved, now, asdict(Config())) == ["env.stall_steps: checkpoint None, now 50"]
+    assert resume_conflicts(saved, now) == ["env.stall_steps: checkpoint None, now 50"]
 
 
 def test_a_key_the_schema_dropped_conflicts() -> None:
     saved = asdict(Config())
     saved["agent"]["retired_option"] = True
-    assert resume_conflicts(saved, asdict(Config()), asdict(Config())) == \
+    assert resume_conflicts(saved, asdict(Config())) == \
         ["agent.retired_option: checkpoint True, now None"]
