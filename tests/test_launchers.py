@@ -131,8 +131,10 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
+    # stall_steps: a trial stuck at a pipe for all 400 steps would finish no episode, and a
+    # trial without a score (nan) stops Optuna's whole study.
     tiny = ["trainer.total_steps=400", "agent.burnin=100", "agent.memory_size=1000",
-            "trainer.checkpoint_every=200", "trainer.log_every=100"]
+            "trainer.checkpoint_every=200", "trainer.log_every=100", "env.stall_steps=50"]
     args = ["-m", "experiment=hparams_search", *tiny, f"hydra.sweeper.storage={storage}"]
     result = run_train([*args, "hydra.sweeper.n_trials=4"], tmp_path)
     assert result.returncode == 0, result.stderr
