@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mario_exp.config import Config, register_schema, to_config
+from mario_exp.config.schema import Config, register_schema, to_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

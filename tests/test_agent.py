@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mario_exp.agent import DDQNAgent, bf16_supported, epsilon_at
-from mario_exp.config import AgentConfig, EpsilonConfig, SchedulerConfig
-from mario_exp.replay import Batch
+from mario_exp.agent.ddqn import DDQNAgent, bf16_supported, epsilon_at
+from mario_exp.agent.replay import Batch
+from mario_exp.config.schema import AgentConfig, EpsilonConfig, SchedulerConfig
 
 CPU = torch.device("cpu")
 

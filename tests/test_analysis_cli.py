@@ -274,7 +274,7 @@ def test_latest_without_runs_is_one_line(tmp_path):
 def test_analysis_never_imports_torch_gym_or_tensorboard():
     # analyze.py must start fast and stay independent of the trainer's stack; tensorboard is
     # only imported for the fallback reader.
-    code = ("import sys; import analyze, mario_exp.analysis.bench; "
+    code = ("import sys; import analyze, benchmarks.analysis_bench; "
             "bad = {'torch', 'gym', 'tensorboard', 'nes_py'} & set(sys.modules); "
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from mario_exp.analysis.stats import bootstrap_ci
-from mario_exp.final_window import final_window
-from mario_exp.runfolder import RunLock
+from mario_exp.rundir.final_window import final_window
+from mario_exp.rundir.lock import RunLock
 from tests.test_analysis_cli import add_run, analyze
 
 

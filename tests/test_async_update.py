@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mario_exp.logbook import Logbook
-from mario_exp.trainer import Trainer
+from mario_exp.rundir.logbook import Logbook
+from mario_exp.training.trainer import Trainer
 from tests.helpers import compose_config, drop_clock, read_episodes, read_scalars, run_train, single_run_dir
 
 SMOKE_GREEDY = ["experiment=smoke", "seed=7", "agent.epsilon.start=0.0", "agent.epsilon.min=0.0",

@@ -102,7 +102,7 @@ def test_missing_cuda_is_a_config_error(tmp_path: Path) -> None:
 def test_bf16_without_bf16_units_is_a_config_error(tmp_path: Path) -> None:
     import torch
 
-    from mario_exp.agent import bf16_supported
+    from mario_exp.agent.ddqn import bf16_supported
 
     if bf16_supported(torch.device("cpu")):
         pytest.skip("this CPU has bf16 units, so trainer.precision=bf16 is valid here")

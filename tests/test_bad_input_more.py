@@ -1,7 +1,7 @@
 """More bad input (issue 15): each once gave a traceback, a line that did not name the key, or
 a wrong run. Now each exits non-zero with one line that names the key and what is allowed,
 and leaves no run folder. Also: sweeps whose folder names would be too long, a full disk, and
-`mario_exp.play --out` where no video can be written."""
+`mario_exp.cli.play --out` where no video can be written."""
 from __future__ import annotations
 
 import tempfile
@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from mario_exp import jobname
+from mario_exp.launch import jobname
 from tests.helpers import REPO, run_train
 from tests.test_bad_input import test_bad_override_is_one_clear_line
 from tests.test_play import play
@@ -90,7 +90,7 @@ def test_a_full_disk_is_named_and_keeps_the_last_good_checkpoint(tmp_path: Path)
 def test_play_out_a_folder_is_one_line(smoke_run: Path, tmp_path: Path) -> None:
     result = play([str(smoke_run), "--max-steps", "5", "--out", str(tmp_path)], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"python -m mario_exp.play: error: --out {tmp_path}: is a folder; give "
+    assert result.stderr.strip() == (f"python -m mario_exp.cli.play: error: --out {tmp_path}: is a folder; give "
                                      f"the MP4 file to write, e.g. {tmp_path / 'play.mp4'}")
 
 
@@ -102,7 +102,7 @@ def test_play_out_where_nothing_can_be_written_is_one_line(smoke_run: Path, tmp_
     result = play([str(smoke_run), "--max-steps", "5", "--out", str(out)], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     line, = result.stderr.strip().splitlines()
-    assert line.startswith(f"python -m mario_exp.play: error: --out {out}: cannot write in /sys (")
+    assert line.startswith(f"python -m mario_exp.cli.play: error: --out {out}: cannot write in /sys (")
 
 
 def _writable(folder: Path) -> bool:

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from mario_exp.config import BUTTONS, Config, register_schema, to_config
+from mario_exp.config.schema import BUTTONS, Config, register_schema, to_config
 from tests.helpers import CONF, compose_config
 
 GROUPS = ["agent", "scheduler", "action_set", "env", "trainer", "experiment"]
@@ -95,7 +95,7 @@ def test_a_preset_sets_top_level_keys(tmp_path) -> None:
     assert seed_of(["experiment=seeded"]) == (42, 300)
     assert seed_of(["experiment=seeded", "seed=5"]) == (5, 300)
     assert seed_of([]) == (1, compose_config([]).trainer.total_steps)
-    from mario_exp.preflight import compose_jobs  # what train.py checks before launching
+    from mario_exp.config.preflight import compose_jobs  # what train.py checks before launching
 
     assert [c.seed for c in compose_jobs(["-m", "experiment=seeded", "seed=42,6"], conf)] == [42, 6]
     assert [c.seed for c in compose_jobs(["experiment=seeded"], conf)] == [42]
@@ -128,7 +128,7 @@ def test_sample_efficient_options_are_off_by_default() -> None:
 
 
 def test_flag_preset_is_quick_with_the_sample_efficient_options() -> None:
-    from mario_exp.agent import epsilon_at
+    from mario_exp.agent.ddqn import epsilon_at
 
     flag, quick = compose_config(["experiment=flag"]), compose_config(["experiment=quick"])
     assert flag.agent.dueling and flag.agent.priority.exponent == 0.6 and flag.agent.augment_shift == 4
@@ -142,7 +142,7 @@ def test_flag_preset_is_quick_with_the_sample_efficient_options() -> None:
 
 
 def test_quick_preset_explores_linearly_and_stops_exploring_within_its_budget() -> None:
-    from mario_exp.agent import epsilon_at
+    from mario_exp.agent.ddqn import epsilon_at
 
     config = compose_config(["experiment=quick"])
     eps, total = config.agent.epsilon, config.trainer.total_steps
@@ -180,7 +180,7 @@ def cfg_without_hydra(cfg):
 
 @pytest.mark.parametrize("preset", sorted(COMPARISONS))
 def test_preflight_runs_a_presets_seeds_and_the_command_line_replaces_them(preset: str) -> None:
-    from mario_exp.preflight import compose_jobs
+    from mario_exp.config.preflight import compose_jobs
 
     key, values = COMPARISONS[preset]
     leaf = key if "." in key else f"{key}.name"
@@ -245,8 +245,8 @@ PREFLIGHT_JOBS = [
 def test_preflight_composes_every_job_as_a_full_hydra_composition_does() -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from mario_exp.config import ConfigError
-    from mario_exp.preflight import JobComposer, _composed
+    from mario_exp.config.preflight import JobComposer, _composed
+    from mario_exp.config.schema import ConfigError
 
     register_schema()
     GlobalHydra.instance().clear()

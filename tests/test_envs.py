@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from gym_super_mario_bros import SuperMarioBrosEnv
 
-from mario_exp.config import ActionSetConfig, EnvConfig
-from mario_exp.envs import MarioEnv, VectorEnv, button_code
+from mario_exp.config.schema import ActionSetConfig, EnvConfig
+from mario_exp.env.mario_env import MarioEnv, button_code
+from mario_exp.env.vector_env import VectorEnv
 
 RIGHT_JUMP = ActionSetConfig(name="right_only", buttons=[["right"], ["right", "A"]])
 
@@ -143,14 +144,14 @@ def test_workers_left_open_do_not_block_the_interpreter_exit() -> None:
     import subprocess
     import sys
 
-    script = ("from mario_exp.config import ActionSetConfig, EnvConfig\n"
-              "from mario_exp.envs import VectorEnv\n"
+    script = ("from mario_exp.config.schema import ActionSetConfig, EnvConfig\n"
+              "from mario_exp.env.vector_env import VectorEnv\n"
               "envs = VectorEnv(EnvConfig(num_envs=2), ActionSetConfig(), worker=True)\nenvs.reset()\n")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
 
 
 def test_a_dead_worker_is_a_clear_error() -> None:
-    from mario_exp.envs import EnvWorker
+    from mario_exp.env.vector_env import EnvWorker
 
     worker = EnvWorker(EnvConfig(), RIGHT_JUMP)
     worker.call_async("reset")
@@ -171,8 +172,8 @@ def test_the_worker_exits_when_the_trainer_is_killed(tmp_path) -> None:
     import sys
     import time
 
-    script = ("from mario_exp.config import ActionSetConfig, EnvConfig\n"
-              "from mario_exp.envs import EnvWorker\n"
+    script = ("from mario_exp.config.schema import ActionSetConfig, EnvConfig\n"
+              "from mario_exp.env.vector_env import EnvWorker\n"
               "w = EnvWorker(EnvConfig(), ActionSetConfig())\nw.call_async('reset')\nw.call_wait()\n"
               "print(w._process.pid, flush=True)\nimport time\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

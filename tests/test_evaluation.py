@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mario_exp.schedule import crossed
+from mario_exp.training.schedule import crossed
 from tests.helpers import drop_clock, read_episodes, read_rows, run_train, single_run_dir
 
 EVAL_HEADER = ["env_step", "eval_episode", "reward", "x_pos", "length", "flag", "truncated",

@@ -1,7 +1,7 @@
 import math
 
-from mario_exp.final_window import final_metrics
-from mario_exp.logbook import EpisodeRecord
+from mario_exp.rundir.final_window import final_metrics
+from mario_exp.rundir.logbook import EpisodeRecord
 
 
 def _write_episodes(path, rows):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from gym.utils.env_checker import check_env
 
-from mario_exp.config import ActionSetConfig, EnvConfig
-from mario_exp.envs import FrameStacks, MarioEnv
-from mario_exp.gym_env import MarioGymEnv
+from mario_exp.config.schema import ActionSetConfig, EnvConfig
+from mario_exp.env.gym_env import MarioGymEnv
+from mario_exp.env.mario_env import FrameStacks, MarioEnv
 from tests.helpers import compose_config
 
 

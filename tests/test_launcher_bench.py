@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from mario_exp.launcher_bench import sweep_overrides
+from benchmarks.launcher_bench import sweep_overrides
 
-PROG = "python -m mario_exp.launcher_bench"
+PROG = "python -m benchmarks.launcher_bench"
 
 
 def bench(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mario_exp.launcher_bench", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "benchmarks.launcher_bench", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mario_exp.final_window import final_metrics
+from mario_exp.rundir.final_window import final_metrics
 from tests.helpers import REPO, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]
@@ -170,7 +170,7 @@ def test_the_command_process_loads_torch_only_to_check_a_bf16_or_cuda_request(
     # Under joblib, submitit and ray, train.py's own process runs no job: torch there would only
     # delay the first job by its import time.
     code = ("import sys, train\n"
-            "from mario_exp.preflight import compose_jobs\n"
+            "from mario_exp.config.preflight import compose_jobs\n"
             "train.register_schema()\n"
             "try:\n"
             f"    train.check_hardware_requests(compose_jobs({overrides!r}, train.CONF_DIR))\n"

@@ -1,4 +1,4 @@
-"""python -m mario_exp.play: a trained agent plays headless on the real emulator and writes a
+"""python -m mario_exp.cli.play: a trained agent plays headless on the real emulator and writes a
 video; bad input is one line and exit status 2."""
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import pytest
 from tests.helpers import REPO
 from tests.test_evaluation import decode
 
-PROG = "python -m mario_exp.play"
+PROG = "python -m mario_exp.cli.play"
 
 
 def play(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}   # headless, as on a server
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "mario_exp.play", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "mario_exp.cli.play", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

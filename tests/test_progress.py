@@ -25,7 +25,7 @@ def test_without_a_terminal_progress_is_one_line_per_interval(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
     assert "\r" not in output and "\x1b[" not in output
-    progress = [line for line in output.splitlines() if "[mario_exp.progress]" in line]
+    progress = [line for line in output.splitlines() if "[mario_exp.rundir.console]" in line]
     assert [LINE.search(line).group(1) for line in progress] == ["100", "200"]   # log_every 100
     assert result.stderr == ""
 

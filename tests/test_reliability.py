@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from mario_exp.checkpoint import CheckpointError, load_checkpoint
-from mario_exp.runfolder import RunFolderError, RunLock, is_live
+from mario_exp.rundir.lock import RunFolderError, RunLock, is_live
+from mario_exp.training.checkpoint import CheckpointError, load_checkpoint
 from tests.helpers import REPO, episodes_without_clock, run_train
 from tests.test_resume import kill_when, start_train, status
 

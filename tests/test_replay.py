@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from mario_exp.envs import FrameStacks
-from mario_exp.replay import ReplayBuffer
+from mario_exp.agent.replay import ReplayBuffer
+from mario_exp.env.mario_env import FrameStacks
 
 SIZE, STACK = 6, 4
 CPU = torch.device("cpu")
@@ -170,8 +170,8 @@ def test_bytes_per_transition_is_one_frame() -> None:
 # Real frames of 1-1 (random play), recorded once per test session in a fresh process.
 RECORD = """
 import numpy as np
-from mario_exp.bench import record_frames
-from mario_exp.config import Config
+from benchmarks.bench import record_frames
+from mario_exp.config.schema import Config
 np.save({path!r}, record_frames(Config(), 1500, np.random.default_rng(0)))
 """
 
@@ -198,7 +198,7 @@ def test_resident_memory_per_transition(real_frames, compress, low, high) -> Non
     """Fill 20k slots from real frames in a fresh process and measure what the OS charges."""
     script = f"""
 import os, numpy as np, torch
-from mario_exp.replay import ReplayBuffer
+from mario_exp.agent.replay import ReplayBuffer
 def rss():  # current resident bytes (ru_maxrss is a peak, inflated by torch's import)
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 n = 20_000

@@ -18,8 +18,8 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mario_exp.atomic import write_atomic
-from mario_exp.trainer import CHECKPOINT_VERSION
+from mario_exp.rundir.atomic import write_atomic
+from mario_exp.training.trainer import CHECKPOINT_VERSION
 from tests.helpers import REPO, SAMPLE_EFFICIENT, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from mario_exp.agent import DDQNAgent, DuelingOutput, QNetwork, shift_frames
-from mario_exp.config import AgentConfig, SchedulerConfig
-from mario_exp.replay import Batch
+from mario_exp.agent.ddqn import DDQNAgent, DuelingOutput, QNetwork, shift_frames
+from mario_exp.agent.replay import Batch
+from mario_exp.config.schema import AgentConfig, SchedulerConfig
 
 CPU = torch.device("cpu")
 

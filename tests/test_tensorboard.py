@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from mario_exp.final_window import final_metrics
+from mario_exp.rundir.final_window import final_metrics
 from tests.helpers import read_episodes, read_scalars
 
 HPARAMS_TAGS = (hparams_metadata.EXPERIMENT_TAG, hparams_metadata.SESSION_START_INFO_TAG)

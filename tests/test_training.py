@@ -59,7 +59,7 @@ def test_target_synced_and_checkpoint_written(smoke_run: Path) -> None:
     assert target["head.2.weight"].dtype == torch.float32   # Q-values stay fp32
     # ...and both must have moved away from the initial weights (seed 7).
     torch.manual_seed(7)
-    from mario_exp.agent import QNetwork
+    from mario_exp.agent.ddqn import QNetwork
     initial = QNetwork(4, 84, 2).state_dict()
     assert not torch.equal(initial["head.2.weight"], agent["target"]["head.2.weight"])
     assert agent["optimizer"]["state"], "Adam state is saved"

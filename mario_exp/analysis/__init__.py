@@ -4,8 +4,8 @@ One module per job: ``runs`` (find and load run folders), ``episodes`` / ``tbeve
 run's episode table), ``groups`` (runs -> configurations), ``scores`` (per-run numbers), ``stats``
 (IQM, bootstrap, probability of improvement), ``summary`` (per-configuration numbers), ``curves``
 (smoothing, common grid, CI bands), ``tables`` (formatting), ``plots``, ``report`` (markdown and
-HTML), ``pipeline`` (ties them together and writes the folder), ``errors``, ``synthetic`` and
-``bench`` (fake sweep + timing).
+HTML), ``pipeline`` (ties them together and writes the folder), ``errors`` and ``synthetic``
+(a fake sweep, for tests and benchmarks/analysis_bench.py).
 
 Nothing here imports torch or gym: ``analyze.py`` must start fast and the layering stays one-way
 (the trainer writes files, the analysis only reads them).

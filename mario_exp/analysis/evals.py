@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mario_exp.final_window import FINAL_FRAC, final_window
+from mario_exp.rundir.final_window import FINAL_FRAC, final_window
 
 EVAL_COLUMNS = ("env_step", "eval_episode", "reward", "x_pos", "length", "flag", "truncated",
                 "epsilon", "wall_time")

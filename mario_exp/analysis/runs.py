@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from mario_exp.runfolder import is_live
+from mario_exp.rundir.lock import is_live
 
 from .episodes import empty_table, read_episodes_csv
 from .evals import empty_evals, read_evals_csv

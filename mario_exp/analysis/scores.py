@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from mario_exp.final_window import FINAL_FRAC, final_window
+from mario_exp.rundir.final_window import FINAL_FRAC, final_window
 
 from .curves import smooth
 from .evals import empty_evals, eval_final_scores

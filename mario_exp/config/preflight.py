@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (ConfigAttributeError, ConfigKeyError, ConfigTypeError, InterpolationResolutionError,
                               OmegaConfBaseException, ValidationError)
 
-from mario_exp.config import (Config, ConfigError, register_schema, schema_keys, schema_type, to_config,
+from mario_exp.config.schema import (Config, ConfigError, register_schema, schema_keys, schema_type, to_config,
                               unknown_key_message)
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"

@@ -1,6 +1,6 @@
 """Benchmark: generate a synthetic sweep and time ``python analyze.py`` on it end to end.
 
-    python -m mario_exp.analysis.bench            # 100 runs x 2000 episodes, 3 timed repeats
+    python -m benchmarks.analysis_bench            # 100 runs x 2000 episodes, 3 timed repeats
 
 Prints ``name value unit`` lines; exits 1 when the median time is over the budget, so it can
 guard the "100 runs analysed in at most 5 s" requirement in CI or a Makefile.
@@ -36,7 +36,7 @@ def time_analysis(outputs: Path, repeat: int) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Generate, time, print; exit status 1 when over budget."""
-    p = argparse.ArgumentParser(prog="python -m mario_exp.analysis.bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.analysis_bench", description=__doc__)
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--episodes", type=int, default=2000)
     p.add_argument("--seeds", type=int, default=4)

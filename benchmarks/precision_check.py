@@ -1,6 +1,6 @@
 """Does bf16 autocast learn like fp32? Loss and Q curves of both, side by side:
 
-    python -m mario_exp.precision_check [--updates 1000] [--seeds 3] [--transitions 6000]
+    python -m benchmarks.precision_check [--updates 1000] [--seeds 3] [--transitions 6000]
 
 Fills a replay with real transitions of random play on 1-1, then trains a fresh agent per
 seed and precision on it: the same initial weights and the same batches for fp32 and bf16 of
@@ -14,10 +14,10 @@ import argparse
 import numpy as np
 import torch
 
-from mario_exp.agent import DDQNAgent, bf16_supported
-from mario_exp.config import Config
-from mario_exp.envs import MarioEnv
-from mario_exp.replay import ReplayBuffer
+from mario_exp.agent.ddqn import DDQNAgent, bf16_supported
+from mario_exp.agent.replay import ReplayBuffer
+from mario_exp.config.schema import Config
+from mario_exp.env.mario_env import MarioEnv
 
 CPU = torch.device("cpu")
 

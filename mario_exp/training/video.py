@@ -19,7 +19,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-from mario_exp.atomic import commit, temp_path, write_atomic
+from mario_exp.rundir.atomic import commit, temp_path, write_atomic
 
 NES_FPS = 60
 # The GIF: half the resolution (nearest neighbour keeps the NES's flat colours, so each frame

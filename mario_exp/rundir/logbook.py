@@ -17,11 +17,11 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-from mario_exp.atomic import write_atomic
-from mario_exp.checkpoint import CheckpointError, flatten_config, resume_conflicts
-from mario_exp.final_window import final_metrics
-from mario_exp.progress import make_progress
-from mario_exp.runfolder import RunFolderError, holder
+from mario_exp.rundir.atomic import write_atomic
+from mario_exp.rundir.console import make_progress
+from mario_exp.rundir.final_window import final_metrics
+from mario_exp.rundir.lock import RunFolderError, holder
+from mario_exp.training.checkpoint import CheckpointError, flatten_config, resume_conflicts
 
 
 @dataclass

@@ -23,13 +23,13 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from mario_exp.agent import DDQNAgent
-from mario_exp.atomic import write_atomic
-from mario_exp.config import Config
-from mario_exp.envs import FrameStacks, MarioEnv
-from mario_exp.logbook import EvalRecord, Logbook
-from mario_exp.schedule import crossed
-from mario_exp.video import EpisodeVideo, gif_size, video_fps, write_gif
+from mario_exp.agent.ddqn import DDQNAgent
+from mario_exp.config.schema import Config
+from mario_exp.env.mario_env import FrameStacks, MarioEnv
+from mario_exp.rundir.atomic import write_atomic
+from mario_exp.rundir.logbook import EvalRecord, Logbook
+from mario_exp.training.schedule import crossed
+from mario_exp.training.video import EpisodeVideo, gif_size, video_fps, write_gif
 
 VIDEOS = "videos"
 VIDEO_FILES = ("best.mp4", "best.gif", "latest.mp4", "latest.gif")

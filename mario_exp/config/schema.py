@@ -65,7 +65,7 @@ class AgentConfig:
     lr: float = 0.00025
     gamma: float = 0.9
     # Steps per TD target: 1 is the tutorial's one-step target; n sums n discounted rewards
-    # and bootstraps from the state n steps later (see mario_exp/replay.py).
+    # and bootstraps from the state n steps later (see mario_exp/agent/replay.py).
     n_step: int = 1
     burnin: int = 10000
     sync_every: int = 10000

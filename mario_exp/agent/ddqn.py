@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mario_exp.config import AgentConfig, ConfigError, EpsilonConfig, SchedulerConfig
-from mario_exp.replay import Batch
+from mario_exp.agent.replay import Batch
+from mario_exp.config.schema import AgentConfig, ConfigError, EpsilonConfig, SchedulerConfig
 
 
 def resolve_device(name: str) -> torch.device:

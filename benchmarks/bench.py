@@ -1,6 +1,6 @@
 """Throughput and memory figures, one `name value unit` line each:
 
-    python -m mario_exp.bench [--num-envs N] [--compression] [--precision fp32] [--env-worker]
+    python -m benchmarks.bench [--num-envs N] [--compression] [--precision fp32] [--env-worker]
                               [--sync-updates] [--skip-rss]
 
 Compare with the tutorial's loop run right before or after on the same machine
@@ -22,11 +22,12 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from mario_exp.agent import DDQNAgent, resolve_precision
-from mario_exp.config import Config, PriorityConfig
-from mario_exp.envs import MarioEnv, VectorEnv, button_code
-from mario_exp.replay import ReplayBuffer
-from mario_exp.trainer import train
+from mario_exp.agent.ddqn import DDQNAgent, resolve_precision
+from mario_exp.agent.replay import ReplayBuffer
+from mario_exp.config.schema import Config, PriorityConfig
+from mario_exp.env.mario_env import MarioEnv, button_code
+from mario_exp.env.vector_env import VectorEnv
+from mario_exp.training.trainer import train
 
 # Each NES frame of random right / right+A play: the tutorial's action set.
 RIGHT_CODES = (button_code(["right"]), button_code(["right", "A"]))
@@ -111,10 +112,10 @@ def replay_peak_rss_bytes(capacity: int) -> int:
     `capacity` transitions and fills it, from real frames, one and a half times round."""
     script = f"""
 import numpy as np, torch
-from mario_exp.agent import DDQNAgent
-from mario_exp.bench import record_frames
-from mario_exp.config import Config, PriorityConfig
-from mario_exp.replay import ReplayBuffer
+from mario_exp.agent.ddqn import DDQNAgent
+from benchmarks.bench import record_frames
+from mario_exp.config.schema import Config, PriorityConfig
+from mario_exp.agent.replay import ReplayBuffer
 config = Config()
 torch.set_num_threads(1)
 agent = DDQNAgent(2, 4, 84, config.agent, config.scheduler, torch.device("cpu"))

@@ -1,7 +1,7 @@
 """A sweep run one job at a time, then n jobs at a time through the joblib launcher: each
 command's wall time and CPU-seconds, and how long the parallel one took relative to the other:
 
-    python -m mario_exp.launcher_bench [--pairs 3] [--n-jobs 2] [OVERRIDE ...]
+    python -m benchmarks.launcher_bench [--pairs 3] [--n-jobs 2] [OVERRIDE ...]
 
 The sweep is the 4-job smoke sweep of docs/launchers.md (experiment=smoke agent.batch_size=32,64
 agent.learn_every=5,10); an OVERRIDE replaces the one of the same key or adds one, e.g.
@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mario_exp.cli import OneLineParser, fail, positive_int
+from mario_exp.cli.common import OneLineParser, fail, positive_int
 
-PROG = "python -m mario_exp.launcher_bench"
+PROG = "python -m benchmarks.launcher_bench"
 TRAIN = Path(__file__).resolve().parents[1] / "train.py"
 SWEEP = ["experiment=smoke", "agent.batch_size=32,64", "agent.learn_every=5,10"]
 

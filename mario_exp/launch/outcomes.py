@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -22,27 +21,11 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mario_exp import jobname
-from mario_exp.atomic import write_atomic
+from mario_exp.launch import jobname
+from mario_exp.rundir.atomic import write_atomic
 
 FOLDER = ".outcomes"
 STOP = "stop"
-
-
-# The two ways training ends early, raised by the trainer. They live here, away from torch, so
-# that train.py's main process can catch them without loading torch: under the joblib,
-# submitit and ray launchers it runs no job, and its imports only delay the jobs'.
-class TrainingInterrupted(BaseException):
-    """SIGINT or SIGTERM arrived and a checkpoint was written. A BaseException, like
-    KeyboardInterrupt, so that a sweep stops rather than counting it as one failed job."""
-
-    def __init__(self, signum: int, step: int) -> None:
-        super().__init__(f"{signal.Signals(signum).name} at step {step}; checkpoint saved")
-        self.signum = signum
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass

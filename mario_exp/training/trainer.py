@@ -5,7 +5,7 @@ burn-in, learn_every, sync_every, the epsilon decay and the budget all count the
 With env.num_envs = N, one loop iteration plays N steps, one in each env, and the steps are
 numbered across envs, so learn_every keeps its meaning: one update per learn_every steps.
 
-Updates run in a background thread (mario_exp/learner.py). With agent.async_update the loop
+Updates run in a background thread (mario_exp/agent/learner.py). With agent.async_update the loop
 waits for an iteration's updates only before the next iteration that learns; the iterations
 in between act on the weights from before them (a lagged copy, the agent's actor). Without,
 it waits at the end of the same iteration, as the tutorial's ordering needs.
@@ -31,17 +31,18 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from mario_exp.agent import DDQNAgent, epsilon_at, resolve_device, resolve_precision
-from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
+from mario_exp.agent.ddqn import DDQNAgent, epsilon_at, resolve_device, resolve_precision
+from mario_exp.training.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
     save_checkpoint
-from mario_exp.config import Config
-from mario_exp.envs import FrameStacks, VectorEnv, VectorStep
-from mario_exp.evaluation import Evaluator
-from mario_exp.learner import BackgroundLearner, Update, UpdateResult
-from mario_exp.logbook import EpisodeRecord, Logbook
-from mario_exp.outcomes import TrainingDiverged, TrainingInterrupted
-from mario_exp.replay import ReplayBuffer
-from mario_exp.schedule import crossed
+from mario_exp.config.schema import Config
+from mario_exp.env.mario_env import FrameStacks
+from mario_exp.env.vector_env import VectorEnv, VectorStep
+from mario_exp.training.evaluation import Evaluator
+from mario_exp.agent.learner import BackgroundLearner, Update, UpdateResult
+from mario_exp.rundir.logbook import EpisodeRecord, Logbook
+from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
+from mario_exp.agent.replay import ReplayBuffer
+from mario_exp.training.schedule import crossed
 
 log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.

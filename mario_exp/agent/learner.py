@@ -14,8 +14,8 @@ from typing import Optional
 
 import torch
 
-from mario_exp.agent import DDQNAgent
-from mario_exp.replay import Batch
+from mario_exp.agent.ddqn import DDQNAgent
+from mario_exp.agent.replay import Batch
 
 
 @dataclass

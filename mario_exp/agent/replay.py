@@ -22,7 +22,7 @@ learner's target is then `returns + discounts * max-Q(next state)`, discounts be
 or 0 where the episode ended within the n steps; with n = 1 it is the one-step DQN target.
 
 With a priority exponent > 0, slots are drawn in proportion to their priorities (a sum tree,
-mario_exp/priorities.py) instead of uniformly. A slot gets the largest priority seen so far
+mario_exp/agent/priorities.py) instead of uniformly. A slot gets the largest priority seen so far
 when its transition becomes sampleable (its n steps complete) and priority 0 while it cannot
 be sampled (the newest rows, and the oldest ones whose stacks reach overwritten frames).
 Each slot carries the stamp of the row write that filled it, so that a priority computed for
@@ -38,8 +38,8 @@ import numpy as np
 import torch
 import zstandard
 
-from mario_exp.config import PriorityConfig
-from mario_exp.priorities import SumTree
+from mario_exp.agent.priorities import SumTree
+from mario_exp.config.schema import PriorityConfig
 
 
 @dataclass

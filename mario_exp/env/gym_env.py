@@ -1,7 +1,7 @@
 """The trainer's preprocessed Mario as a standard `gym.Env` (gym 0.26 API), for other libraries'
 agents:
 
-    from mario_exp.gym_env import MarioGymEnv
+    from mario_exp.env.gym_env import MarioGymEnv
     env = MarioGymEnv()                       # 1-1, the tutorial's frames, actions [right], [right, A]
     obs, info = env.reset(seed=0)             # obs: uint8 (4, 84, 84), the last 4 frames
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
@@ -26,9 +26,9 @@ import gym
 import numpy as np
 from gym import spaces
 
-from mario_exp.config import ActionSetConfig, Config, EnvConfig
-from mario_exp.envs import FrameStacks, MarioEnv
-from mario_exp.video import NES_FPS
+from mario_exp.config.schema import ActionSetConfig, Config, EnvConfig
+from mario_exp.env.mario_env import FrameStacks, MarioEnv
+from mario_exp.training.video import NES_FPS
 
 
 class MarioGymEnv(gym.Env):

@@ -10,8 +10,8 @@ from typing import Any, BinaryIO, Optional
 
 import torch
 
-from mario_exp.atomic import write_atomic
-from mario_exp.config import Config
+from mario_exp.config.schema import Config
+from mario_exp.rundir.atomic import write_atomic
 
 LAST = "last.pt"
 # Keys a resumed run may change: the budget, intervals, device and threads. Anything else

@@ -1,7 +1,7 @@
 """Watch a trained agent play, from a run folder or a checkpoint file.
 
-    python -m mario_exp.play outputs/runs/2026-11-21/09-48-48                 # writes videos/play.mp4
-    python -m mario_exp.play RUN_DIR/checkpoints/last.pt --episodes 3 --out mario.mp4 --epsilon 0
+    python -m mario_exp.cli.play outputs/runs/2026-11-21/09-48-48                 # writes videos/play.mp4
+    python -m mario_exp.cli.play RUN_DIR/checkpoints/last.pt --episodes 3 --out mario.mp4 --epsilon 0
 
 Headless by default: it plays on the real emulator and writes an MP4 (full colour, native
 256x240, real time). When DISPLAY is set it also opens a window (nes-py's pyglet viewer) and
@@ -20,15 +20,15 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from mario_exp.agent import DDQNAgent
-from mario_exp.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
-from mario_exp.cli import OneLineParser, fail, positive_int
-from mario_exp.config import Config
-from mario_exp.envs import MarioEnv
-from mario_exp.evaluation import VIDEOS, play_episode
-from mario_exp.video import EpisodeVideo, video_fps
+from mario_exp.agent.ddqn import DDQNAgent
+from mario_exp.cli.common import OneLineParser, fail, positive_int
+from mario_exp.config.schema import Config
+from mario_exp.env.mario_env import MarioEnv
+from mario_exp.training.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
+from mario_exp.training.evaluation import VIDEOS, play_episode
+from mario_exp.training.video import EpisodeVideo, video_fps
 
-PROG = "python -m mario_exp.play"
+PROG = "python -m mario_exp.cli.play"
 
 
 def _probability(text: str) -> float:

@@ -1,0 +1,3 @@
+"""What a run folder holds and who writes it: file names, CSV columns, TensorBoard tags and
+statuses (contract.py, read by the analysis too), atomic writes, the one-writer lock, the
+logbook that writes the files, the console progress lines, and the final window."""
