@@ -27,8 +27,7 @@ import numpy as np
 from gym import spaces
 
 from mario_exp.config.schema import ActionSetConfig, Config, EnvConfig
-from mario_exp.env.mario_env import FrameStacks, MarioEnv
-from mario_exp.training.video import NES_FPS
+from mario_exp.env.mario_env import NES_FPS, FrameStacks, MarioEnv
 
 
 class MarioGymEnv(gym.Env):

@@ -22,6 +22,8 @@ from nes_py.wrappers import JoypadSpace
 
 from mario_exp.config.schema import ActionSetConfig, EnvConfig
 
+NES_FPS = 60  # frames the console shows a second; an agent step is env.frame_skip of them
+
 # The ROM variants behind SuperMarioBros-<world>-<stage>-v0..v3.
 ROM_MODES = {"v0": "vanilla", "v1": "downsample", "v2": "pixel", "v3": "rectangle"}
 

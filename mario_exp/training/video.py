@@ -19,9 +19,9 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
+from mario_exp.env.mario_env import NES_FPS
 from mario_exp.rundir.atomic import commit, temp_path, write_atomic
 
-NES_FPS = 60
 # The GIF: half the resolution (nearest neighbour keeps the NES's flat colours, so each frame
 # needs few palette entries) and every second frame, still in real time.
 GIF_SCALE = 2
