@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mario_exp.cli.common import OneLineParser, fail, positive_int
+from mario_exp.rundir.contract import CONFIG_YAML
 
 PROG = "python -m benchmarks.launcher_bench"
 TRAIN = Path(__file__).resolve().parents[1] / "train.py"
@@ -65,7 +66,7 @@ def run_sweep(overrides: list[str], sweep_dir: Path) -> Timing:
              f"train.py exited with status {status}; its last line: {lines[-1] if lines else '(none)'}",
              status if status > 0 else 1)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    jobs = sum(1 for run in sweep_dir.iterdir() if (run / ".hydra").is_dir())
+    jobs = sum(1 for run in sweep_dir.iterdir() if (run / CONFIG_YAML).is_file())
     return Timing(wall, cpu, jobs)
 
 

@@ -26,6 +26,7 @@ TIERS = {
     "test_analysis_scores.py": "unit",
     "test_analysis_stats.py": "unit",
     "test_configs.py": "unit",
+    "test_contract.py": "unit",
     "test_final_window.py": "unit",
     "test_replay.py": "unit",           # its real-frame tests are integration (real_frames)
     "test_prioritized_replay.py": "unit",

@@ -11,6 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.config.schema import Config, register_schema, to_config
+from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODES_CSV
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -32,20 +33,16 @@ def single_run_dir(cwd: Path) -> Path:
     return runs[0]
 
 
-EPISODES_HEADER = ["env_step", "episode", "reward", "x_pos", "length", "flag", "epsilon", "loss", "q",
-                   "lr", "wall_time", "env"]
-
-
-def read_rows(path: Path, header: list[str]) -> list[dict[str, str]]:
+def read_rows(path: Path, header: tuple[str, ...]) -> list[dict[str, str]]:
     """A run's CSV file as rows, after checking its header is exactly `header`."""
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == header
+        assert tuple(reader.fieldnames or ()) == header
         return list(reader)
 
 
 def read_episodes(run_dir: Path) -> list[dict[str, str]]:
-    return read_rows(run_dir / "episodes.csv", EPISODES_HEADER)
+    return read_rows(run_dir / EPISODES_CSV, EPISODE_COLUMNS)
 
 
 def drop_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run, write_sweep
+from mario_exp.rundir.contract import EPISODES_CSV
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT_FILES = {"summary.md", "summary.csv", "per_run.csv", "curves.csv", "report.html",
@@ -140,12 +141,12 @@ def test_run_still_being_written(tmp_path):
     outputs = tmp_path / "outputs"
     done = add_run(outputs, "0", [])
     live = add_run(outputs, "1", [], status="running", seed=2, budget=10**6)
-    with open(live / "episodes.csv", "a") as f:
+    with open(live / EPISODES_CSV, "a") as f:
         f.write("999999,61,12.")  # the trainer is mid-line: expected, so no warning about it
     proc = analyze(cwd=tmp_path)
     assert proc.returncode == 0
     assert "1 done, 1 running" in proc.stdout
-    budget = int(pd.read_csv(done / "episodes.csv")["env_step"].iloc[-1])
+    budget = int(pd.read_csv(done / EPISODES_CSV)["env_step"].iloc[-1])
     assert proc.stderr.splitlines() == [
         f"analyze.py: warning: runs have different budgets (trainer.total_steps: {budget}, "
         "1000000): each final score covers the end of its own run; compare the curves at "
@@ -180,9 +181,9 @@ def test_crashed_run_without_episodes(tmp_path):
 def test_truncated_and_garbled_lines(tmp_path):
     outputs = tmp_path / "outputs"
     run = add_run(outputs, "0", [])
-    text = (run / "episodes.csv").read_text().splitlines(keepends=True)
+    text = (run / EPISODES_CSV).read_text().splitlines(keepends=True)
     text.insert(10, "12,##garbled##\n")
-    (run / "episodes.csv").write_text("".join(text) + "123456,61,1")  # + cut-off last line
+    (run / EPISODES_CSV).write_text("".join(text) + "123456,61,1")  # + cut-off last line
     proc = analyze(cwd=tmp_path)
     assert proc.returncode == 0
     warnings = proc.stderr.splitlines()
@@ -223,9 +224,9 @@ def test_single_seed_says_no_ci(tmp_path):
 def test_exploration_only_configuration_is_flagged(tmp_path):
     outputs = tmp_path / "outputs"
     run = add_run(outputs, "0", [])
-    table = pd.read_csv(run / "episodes.csv")
+    table = pd.read_csv(run / EPISODES_CSV)
     table["epsilon"] = np.maximum(table["epsilon"], 0.96)  # like maeng99's never-decayed runs
-    table.to_csv(run / "episodes.csv", index=False, na_rep="")
+    table.to_csv(run / EPISODES_CSV, index=False, na_rep="")
     proc = analyze(cwd=tmp_path)
     assert proc.returncode == 0
     assert "eps never < 0.5: compares exploration noise" in proc.stdout
@@ -272,8 +273,8 @@ def test_latest_without_runs_is_one_line(tmp_path):
 
 
 def test_analysis_never_imports_torch_gym_or_tensorboard():
-    # analyze.py must start fast and stay independent of the trainer's stack; tensorboard is
-    # only imported for the fallback reader.
+    # analyze.py must start fast and stay independent of the trainer's stack: it reads run
+    # folders through rundir/contract.py, never through the trainer's modules.
     code = ("import sys; import analyze, benchmarks.analysis_bench; "
             "bad = {'torch', 'gym', 'tensorboard', 'nes_py'} & set(sys.modules); "
             "assert not bad, bad")

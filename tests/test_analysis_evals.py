@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mario_exp.analysis.evals import EVAL_COLUMNS, eval_final_scores, read_evals_csv
+from mario_exp.analysis.evals import eval_final_scores, read_evals_csv
 from mario_exp.analysis.runs import load_run
+from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
 from tests.test_analysis_cli import add_run, analysis_dir, analyze
 
 HEADER = ",".join(EVAL_COLUMNS) + "\n"
@@ -19,11 +20,11 @@ def write_evals(run_dir: Path, steps: list[int], x_pos: dict[int, list[int]]) ->
     for step in steps:
         for number, x in enumerate(x_pos[step], start=1):
             lines.append(f"{step},{number},{x - 40.0},{x},100,{int(x >= 3161)},0,0.05,{step / 100}\n")
-    (run_dir / "evals.csv").write_text("".join(lines))
+    (run_dir / EVALS_CSV).write_text("".join(lines))
 
 
 def test_read_drops_a_cut_last_line_and_skips_garbled_ones(tmp_path):
-    path = tmp_path / "evals.csv"
+    path = tmp_path / EVALS_CSV
     path.write_text(HEADER + "100,1,260,300,100,0,0,0.05,1\n" + "garbage\n"
                     + "100,2,360,400,100,0,0,0.05,1.2\n" + "200,1,5")
     table, bad = read_evals_csv(path)
@@ -95,5 +96,5 @@ def test_runs_without_any_evals_keep_their_table(tmp_path):
     add_run(outputs, "0_agent.lr=0.001", ["agent.lr=0.001"])
     proc = analyze(cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "eval final" not in proc.stdout and "evals.csv" not in proc.stderr
+    assert "eval final" not in proc.stdout and EVALS_CSV not in proc.stderr
     assert set(pd.read_csv(analysis_dir(outputs) / "curves.csv")["source"]) == {"train"}

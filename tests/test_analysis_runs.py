@@ -1,6 +1,4 @@
-"""Reading run folders: robust episodes.csv, status inference, TensorBoard fallback, grouping."""
-import time
-
+"""Reading run folders: robust episodes.csv, status inference, runs without episodes, grouping."""
 import numpy as np
 import pytest
 
@@ -9,9 +7,17 @@ from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.groups import find_baseline, group_runs
 from mario_exp.analysis.runs import find_run_dirs, load_run
 from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run
+from mario_exp.rundir.contract import (
+    CONFIG_YAML,
+    EPISODE_COLUMNS,
+    EPISODE_COLUMNS_ADDED_LATER,
+    EPISODES_CSV,
+    EVENT_FILES,
+    STATUS_JSON,
+)
 
-HEADER = "env_step,episode,reward,x_pos,length,flag,epsilon,loss,q,lr,wall_time\n"
-ROW = "{s},{e},5.0,300,100,0,0.9,0.5,1.2,0.001,{t}\n"
+HEADER = ",".join(EPISODE_COLUMNS) + "\n"
+ROW = "{s},{e},5.0,300,100,0,0.9,0.5,1.2,0.001,{t},0\n"
 
 
 def rows(n, start=1):
@@ -19,7 +25,7 @@ def rows(n, start=1):
 
 
 def test_clean_csv_reads_every_row(tmp_path):
-    path = tmp_path / "episodes.csv"
+    path = tmp_path / EPISODES_CSV
     path.write_text(HEADER + rows(5))
     read = read_episodes_csv(path)
     assert len(read.table) == 5 and read.bad_lines == 0 and not read.partial_last_line
@@ -27,14 +33,14 @@ def test_clean_csv_reads_every_row(tmp_path):
 
 
 def test_empty_loss_and_q_are_kept_as_nan(tmp_path):
-    path = tmp_path / "episodes.csv"
-    path.write_text(HEADER + "100,1,5.0,300,100,0,1.0,,,0.001,1.0\n")
+    path = tmp_path / EPISODES_CSV
+    path.write_text(HEADER + "100,1,5.0,300,100,0,1.0,,,0.001,1.0,0\n")
     table = read_episodes_csv(path).table
     assert len(table) == 1 and np.isnan(table["loss"][0]) and np.isnan(table["q"][0])
 
 
 def test_line_cut_mid_write_is_dropped_not_counted_as_garbled(tmp_path):
-    path = tmp_path / "episodes.csv"
+    path = tmp_path / EPISODES_CSV
     path.write_text(HEADER + rows(3) + "400,4,5.")
     read = read_episodes_csv(path)
     assert len(read.table) == 3 and read.partial_last_line and read.bad_lines == 0
@@ -43,12 +49,12 @@ def test_line_cut_mid_write_is_dropped_not_counted_as_garbled(tmp_path):
 @pytest.mark.parametrize("junk", [
     "garbage,line\n",                          # too few fields
     "1,2,3,4,5,6,7,8,9,10,11,12,13\n",         # too many fields
-    "250,x,5.0,abc,100,0,0.9,0.5,1.2,0.001,2\n",  # text in numeric fields
+    "250,x,5.0,abc,100,0,0.9,0.5,1.2,0.001,2,0\n",  # text in numeric fields
     "\x00\x00\x00\x00\n",                      # NULs from a crash while flushing
-    "150,2,5.0,300,100,0,0.9,0.5,1.2,0.001,1.5\n",  # env_step goes backwards
+    "150,2,5.0,300,100,0,0.9,0.5,1.2,0.001,1.5,0\n",  # env_step goes backwards
 ])
 def test_garbled_line_mid_file_is_skipped_and_counted(tmp_path, junk):
-    path = tmp_path / "episodes.csv"
+    path = tmp_path / EPISODES_CSV
     path.write_text(HEADER + rows(2) + junk + rows(2, start=3))
     read = read_episodes_csv(path)
     assert read.bad_lines == 1
@@ -56,9 +62,18 @@ def test_garbled_line_mid_file_is_skipped_and_counted(tmp_path, junk):
 
 
 def test_wrong_header_is_not_read_as_episodes(tmp_path):
-    path = tmp_path / "episodes.csv"
+    path = tmp_path / EPISODES_CSV
     path.write_text("step,score\n1,2\n")
     assert not read_episodes_csv(path).header_ok
+
+
+def test_episodes_csv_from_before_the_later_columns_still_reads(tmp_path):
+    path = tmp_path / EPISODES_CSV
+    older = [c for c in EPISODE_COLUMNS if c not in EPISODE_COLUMNS_ADDED_LATER]
+    path.write_text(",".join(older) + "\n" + "100,1,5.0,300,100,0,0.9,0.5,1.2,0.001,1.0\n"
+                    "200,2,5.0,300,100,0,0.9,0.5,1.2,0.001,2.0\n")
+    read = read_episodes_csv(path)
+    assert read.header_ok and read.bad_lines == 0 and read.table["env_step"].tolist() == [100, 200]
 
 
 def _run(tmp_path, name="run", episodes=None, status=None, total=500):
@@ -84,47 +99,23 @@ def test_crashed_run_without_episodes_is_reported(tmp_path):
 
 def test_unreadable_config_and_status_become_warnings(tmp_path):
     path = _run(tmp_path, episodes=synthetic_episodes(3, 0.5, np.random.default_rng(0)))
-    (path / ".hydra" / "config.yaml").write_text("a: [unclosed\n")
-    (path / "status.json").write_text("{not json")
+    (path / CONFIG_YAML).write_text("a: [unclosed\n")
+    (path / STATUS_JSON).write_text("{not json")
     run = load_run(path)
     assert len(run.episodes) == 3
     assert any("config.yaml unreadable" in w for w in run.warnings)
     assert any("status.json unreadable" in w for w in run.warnings)
 
 
-def _write_events(run_dir, n):
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    writer = EventFileWriter(str(run_dir))
-    t0 = time.time()
-
-    def scalar(tag, value, step):
-        writer.add_event(Event(wall_time=t0 + step / 100, step=step, summary=Summary(
-            value=[Summary.Value(tag=tag, simple_value=value)])))
-
-    for i in range(1, n + 1):
-        step = 10 * i
-        for tag, value in (("episode/reward", float(i)), ("episode/x_pos", 40.0 + i),
-                           ("episode/length", 10.0), ("episode/flag", float(i == n))):
-            scalar(tag, value, step)
-        if i % 100 == 0:
-            scalar("train/epsilon", 1.0 - i / n, step)
-    writer.close()
-
-
-def test_tensorboard_fallback_reads_all_points(tmp_path):
-    # More episodes than EventAccumulator's default 10k reservoir: all must come back.
-    path = _run(tmp_path, total=10 * 10_050)
-    _write_events(path, 10_050)
+def test_run_with_event_files_but_no_episodes_csv_has_no_episodes(tmp_path):
+    # Every run writes episodes.csv when it starts: without it, TensorBoard's files are not read
+    # in its place, and the run is reported as any run without episodes.
+    path = _run(tmp_path, status={"status": "finished", "env_step": 500, "total_steps": 500,
+                                  "episodes": 3, "error": None})
+    (path / EVENT_FILES.replace("*", "1767225600.host.1.0")).write_bytes(b"\x00" * 64)
     run = load_run(path)
-    assert run.source == "tensorboard"
-    assert len(run.episodes) == 10_050
-    assert run.episodes["x_pos"].iloc[-1] == 40.0 + 10_050
-    assert run.episodes["epsilon"].iloc[-1] == pytest.approx(1.0 - 10_000 / 10_050)
-    assert run.episodes["wall_time"].iloc[-1] == pytest.approx(10 * 10_049 / 100, abs=0.01)
-    assert run.status == "finished"  # reached its budget
+    assert run.source == "none" and len(run.episodes) == 0 and run.status == "finished"
+    assert run.warnings == [f"{run.name}: no episodes (finished)"]
 
 
 def test_discovery_skips_analysis_folder_and_does_not_enter_runs(tmp_path):

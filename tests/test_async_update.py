@@ -52,7 +52,7 @@ def trainer(tmp_path: Path, request: pytest.FixtureRequest):
 
 
 def step_to(trainer: Trainer, logbook: Logbook, step: int) -> None:
-    while trainer.progress.step < step:
+    while trainer.loop.step < step:
         trainer._step(logbook)
 
 
@@ -64,14 +64,14 @@ def test_steps_between_updates_act_on_the_weights_before_the_last_update(trainer
     assert agent.learn_steps == 0 and same(weights(agent.actor), weights(agent.online))
     before = weights(agent.online)
     step_to(trainer, logbook, 102)                   # submits update 102 and moves on
-    trainer._finish_updates()
+    trainer._wait_for_updates()
     after_102 = weights(agent.online)
     assert agent.learn_steps == 1 and not same(after_102, before)
     step_to(trainer, logbook, 104)                   # steps 103 and 104 act without update 102
     assert same(weights(agent.actor), before)
     step_to(trainer, logbook, 105)                   # step 105 learns: it first takes update 102
     assert same(weights(agent.actor), after_102)
-    trainer._finish_updates()
+    trainer._wait_for_updates()
     assert agent.learn_steps == 2 and not same(weights(agent.online), after_102)
 
 

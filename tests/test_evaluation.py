@@ -10,15 +10,13 @@ import numpy as np
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
 from mario_exp.training.schedule import crossed
 from tests.helpers import drop_clock, read_episodes, read_rows, run_train, single_run_dir
 
-EVAL_HEADER = ["env_step", "eval_episode", "reward", "x_pos", "length", "flag", "truncated",
-               "epsilon", "wall_time"]
-
 
 def read_evals(run_dir: Path) -> list[dict[str, str]]:
-    return read_rows(run_dir / "evals.csv", EVAL_HEADER)
+    return read_rows(run_dir / EVALS_CSV, EVAL_COLUMNS)
 
 
 def furthest(rows: list[dict[str, str]]) -> dict[str, str]:

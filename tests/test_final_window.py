@@ -1,11 +1,11 @@
 import math
 
+from mario_exp.rundir.contract import EPISODE_COLUMNS
 from mario_exp.rundir.final_window import final_metrics
-from mario_exp.rundir.logbook import EpisodeRecord
 
 
 def _write_episodes(path, rows):
-    lines = [",".join(EpisodeRecord.header())]
+    lines = [",".join(EPISODE_COLUMNS)]
     for step, x_pos, reward, flag in rows:
         lines.append(f"{step},1,{reward},{x_pos},10,{flag},0.5,,,0.00025,1.0,0")
     path.write_text("\n".join(lines) + "\n")

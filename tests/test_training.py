@@ -12,20 +12,33 @@ import pytest
 import torch
 import yaml
 
+from mario_exp.rundir.contract import (
+    CHECKPOINT,
+    CONFIG_YAML,
+    EPISODE_COLUMNS,
+    EPISODE_TAGS,
+    EPISODES_CSV,
+    EVENT_FILES,
+    FINISHED,
+    INTERVAL_TAGS,
+    OVERRIDES_YAML,
+    STATUS_JSON,
+)
 from tests.helpers import SWEEP, drop_clock, read_episodes, read_scalars, run_train, single_run_dir
 
 
 def test_run_folder_layout(smoke_run: Path) -> None:
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}", "/".join(smoke_run.parts[-2:]))
     assert smoke_run.parent.parent.name == "runs"
-    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", "episodes.csv", "status.json",
-                 "checkpoints/last.pt"):
+    for name in (CONFIG_YAML, OVERRIDES_YAML, EPISODES_CSV, STATUS_JSON, CHECKPOINT):
         assert (smoke_run / name).is_file(), name
-    assert list(smoke_run.glob("events.out.tfevents.*"))
-    status = json.loads((smoke_run / "status.json").read_text())
+    assert list(smoke_run.glob(EVENT_FILES))
+    # The header a real run writes is the contract's columns, byte for byte ("\n" line endings).
+    assert (smoke_run / EPISODES_CSV).read_bytes().startswith(",".join(EPISODE_COLUMNS).encode() + b"\n")
+    status = json.loads((smoke_run / STATUS_JSON).read_text())
     # pid, host and heartbeat say who wrote it; checkpoint_step that a rerun has one to resume.
     assert {k: status.pop(k) for k in ("pid", "host", "heartbeat")}.keys() == {"pid", "host", "heartbeat"}
-    assert status == {"status": "finished", "env_step": 400, "total_steps": 400,
+    assert status == {"status": FINISHED, "env_step": 400, "total_steps": 400,
                       "episodes": len(read_episodes(smoke_run)), "error": None, "checkpoint_step": 400}
 
 
@@ -41,12 +54,12 @@ def test_smoke_run_learns(smoke_run: Path) -> None:
     assert all(math.isfinite(float(r["loss"])) and math.isfinite(float(r["q"])) for r in learned)
     assert all(int(r["x_pos"]) > 0 and r["flag"] in ("0", "1") for r in rows)
     scalars = read_scalars(smoke_run)
-    losses = [v for _, v in scalars["train/loss"]]
+    losses = [v for _, v in scalars[INTERVAL_TAGS["loss"]]]
     assert len(losses) == 3 and all(math.isfinite(v) for v in losses)   # steps 200, 300, 400
 
 
 def test_target_synced_and_checkpoint_written(smoke_run: Path) -> None:
-    checkpoint = torch.load(smoke_run / "checkpoints" / "last.pt", weights_only=True)
+    checkpoint = torch.load(smoke_run / CHECKPOINT, weights_only=True)
     agent = checkpoint["agent"]
     assert checkpoint["progress"]["step"] == 400
     # burn-in 100, learn every 3 steps from step 100 to 400; a sync every 100 steps.
@@ -68,12 +81,12 @@ def test_target_synced_and_checkpoint_written(smoke_run: Path) -> None:
 def test_episodes_csv_matches_tensorboard(smoke_run: Path) -> None:
     rows = read_episodes(smoke_run)
     scalars = read_scalars(smoke_run)
-    for name in ("reward", "x_pos", "length", "flag"):
-        logged = scalars[f"episode/{name}"]
+    for name, tag in EPISODE_TAGS.items():
+        logged = scalars[tag]
         assert [step for step, _ in logged] == [int(r["env_step"]) for r in rows]
         assert [v for _, v in logged] == pytest.approx([float(r[name]) for r in rows])
-    for tag in ("train/epsilon", "train/lr", "perf/steps_per_second"):
-        assert [step for step, _ in scalars[tag]] == [100, 200, 300, 400]
+    for name in ("epsilon", "lr", "steps_per_second"):
+        assert [step for step, _ in scalars[INTERVAL_TAGS[name]]] == [100, 200, 300, 400]
 
 
 def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
@@ -99,8 +112,8 @@ def test_max_episodes_stops_early(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     run_dir = single_run_dir(tmp_path)
     assert len(read_episodes(run_dir)) == 1
-    status = json.loads((run_dir / "status.json").read_text())
-    assert status["status"] == "finished" and status["episodes"] == 1 and status["env_step"] < 400
+    status = json.loads((run_dir / STATUS_JSON).read_text())
+    assert status["status"] == FINISHED and status["episodes"] == 1 and status["env_step"] < 400
 
 
 def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path) -> None:
@@ -109,16 +122,16 @@ def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path)
     assert (smoke_sweep / "multirun.yaml").is_file()
     seen = set()
     for job in jobs:
-        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        overrides = yaml.safe_load((job / OVERRIDES_YAML).read_text())
         swept = tuple(sorted(o for o in overrides if not o.startswith("experiment=")))
         seen.add(swept)
         # TensorBoard names a run by its folder, so the folder must carry the overrides.
         assert all(o in job.name for o in swept), (job.name, swept)
-        assert list(job.glob("events.out.tfevents.*")) and (job / "checkpoints" / "last.pt").is_file()
-        config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+        assert list(job.glob(EVENT_FILES)) and (job / CHECKPOINT).is_file()
+        config = yaml.safe_load((job / CONFIG_YAML).read_text())
         assert f"agent.batch_size={config['agent']['batch_size']}" in swept
         assert f"agent.learn_every={config['agent']['learn_every']}" in swept
-        assert json.loads((job / "status.json").read_text())["status"] == "finished"
+        assert json.loads((job / STATUS_JSON).read_text())["status"] == FINISHED
     assert seen == {tuple(sorted((f"agent.batch_size={b}", f"agent.learn_every={e}")))
                     for b in (32, 64) for e in (5, 10)}
     assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
@@ -154,7 +167,7 @@ def test_two_envs_log_every_episode_and_keep_the_replay_ratio(two_env_run: Path)
         mine = [r for r in rows if r["env"] == env]
         assert all(int(r["env_step"]) % 2 == (1 if env == "0" else 0) for r in mine)
         assert sum(int(r["length"]) for r in mine) * 2 <= steps[-1] + 1
-    checkpoint = torch.load(two_env_run / "checkpoints" / "last.pt", weights_only=True)
+    checkpoint = torch.load(two_env_run / CHECKPOINT, weights_only=True)
     # learn_every and sync_every count steps across envs: the same updates as with one env.
     assert checkpoint["progress"]["step"] == 800
     assert checkpoint["agent"]["learn_steps"] == len(range(102, 801, 3))

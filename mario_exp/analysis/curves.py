@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .stats import CONFIDENCE, own_stream
+from mario_exp.analysis.stats import CONFIDENCE, own_stream
 
 
 def smooth(y: np.ndarray, window: int) -> np.ndarray:

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ("env_step", "episode", "reward", "x_pos", "length", "flag",
-           "epsilon", "loss", "q", "lr", "wall_time")
-# loss and q are legitimately empty before the first learn step (burn-in); every other field
+from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODE_COLUMNS_ADDED_LATER, EPISODE_OPTIONAL
+
+# The columns the analysis reads: all but the later ones, which it does not need, so that it
+# reads the folders written before them too.
+COLUMNS = tuple(c for c in EPISODE_COLUMNS if c not in EPISODE_COLUMNS_ADDED_LATER)
+# The optional ones (loss and q, before the first learn update) may be empty; every other field
 # must be a number or the line is treated as garbled.
-OPTIONAL = ("loss", "q")
-REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL)
+REQUIRED = tuple(c for c in COLUMNS if c not in EPISODE_OPTIONAL)
 
 
 @dataclass(frozen=True)

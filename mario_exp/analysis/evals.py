@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mario_exp.rundir.contract import EVAL_COLUMNS
 from mario_exp.rundir.final_window import FINAL_FRAC, final_window
-
-EVAL_COLUMNS = ("env_step", "eval_episode", "reward", "x_pos", "length", "flag", "truncated",
-                "epsilon", "wall_time")
 
 
 def empty_evals() -> pd.DataFrame:

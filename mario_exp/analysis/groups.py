@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AnalysisError
-from .runs import Run, config_value, is_missing
+from mario_exp.analysis.errors import AnalysisError
+from mario_exp.analysis.runs import Run, config_value, is_missing
 
 MISSING_VALUE = "-"
 
 
 @dataclass
-class Config:
-    """Runs that share every override except the seed."""
+class RunGroup:
+    """One configuration of a sweep: the runs that share every override except the seed."""
 
     label: str  # "agent.batch_size=32,agent.lr=0.001" or "(defaults)"
     settings: dict[str, str]  # grouping key -> value as written in the override / config
@@ -55,7 +55,7 @@ def _format_config_value(value: Any) -> str:
     return str(value)
 
 
-def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[Config], list[str]]:
+def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[RunGroup], list[str]]:
     """Group runs into configurations; returns them and the swept keys (table columns).
 
     ``by`` None groups by overrides minus seed; otherwise by these keys' values, read from the
@@ -71,32 +71,32 @@ def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[Confi
         keyed = [(tuple(parse_override(o) for o in r.overrides
                         if _is_grouping_key(parse_override(o)[0])), r) for r in runs]
 
-    groups: dict[frozenset[tuple[str, str]], list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
+    by_pairs: dict[frozenset[tuple[str, str]], list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
     for pairs, run in keyed:
-        groups.setdefault(frozenset(pairs), []).append((pairs, run))
+        by_pairs.setdefault(frozenset(pairs), []).append((pairs, run))
 
-    configs = []
-    for members in groups.values():
+    groups = []
+    for members in by_pairs.values():
         pairs = members[0][0]  # keep the user's override order for the label
         label = ",".join(f"{k}={v}" for k, v in pairs) or "(defaults)"
-        configs.append(Config(label, dict(pairs), [r for _, r in members]))
-    swept = list(by) if by else _swept_keys(configs)
-    for config in configs:
+        groups.append(RunGroup(label, dict(pairs), [r for _, r in members]))
+    swept = list(by) if by else _swept_keys(groups)
+    for group in groups:
         for key in swept:
-            if key not in config.settings:
+            if key not in group.settings:
                 # Not overridden in this configuration: show what it actually ran with.
-                values = {run_value(r, key) for r in config.runs} - {None}
-                config.settings[key] = values.pop() if len(values) == 1 else MISSING_VALUE
-    return configs, swept
+                values = {run_value(r, key) for r in group.runs} - {None}
+                group.settings[key] = values.pop() if len(values) == 1 else MISSING_VALUE
+    return groups, swept
 
 
-def _swept_keys(configs: list[Config]) -> list[str]:
+def _swept_keys(groups: list[RunGroup]) -> list[str]:
     """Override keys whose value is not the same in every configuration, in first-seen order."""
     keys: list[str] = []
-    for config in configs:
-        keys.extend(k for k in config.settings if k not in keys)
+    for group in groups:
+        keys.extend(k for k in group.settings if k not in keys)
     return [k for k in keys
-            if len({c.settings.get(k) for c in configs}) > 1]
+            if len({g.settings.get(k) for g in groups}) > 1]
 
 
 def _same_value(a: str, b: str) -> bool:
@@ -107,26 +107,26 @@ def _same_value(a: str, b: str) -> bool:
         return a.strip("'\"") == b.strip("'\"")
 
 
-def find_baseline(configs: list[Config], spec: list[str]) -> Config:
+def find_baseline(groups: list[RunGroup], spec: list[str]) -> RunGroup:
     """The one configuration matching every ``key=value`` in ``spec``."""
     wanted = [parse_override(s) for s in spec]
     bad = [s for s in spec if "=" not in s]
     if bad:
         raise AnalysisError(f"--baseline {bad[0]!r} is not KEY=VALUE (e.g. agent.batch_size=32)")
 
-    def matches(config: Config) -> bool:
+    def matches(group: RunGroup) -> bool:
         for key, value in wanted:
-            have = config.settings.get(key)
+            have = group.settings.get(key)
             if have is None:
-                values = {run_value(r, key) for r in config.runs}
+                values = {run_value(r, key) for r in group.runs}
                 have = values.pop() if len(values) == 1 else None
             if have is None or not _same_value(have, value):
                 return False
         return True
 
-    hits = [c for c in configs if matches(c)]
+    hits = [g for g in groups if matches(g)]
     if len(hits) != 1:
-        choices = "; ".join(c.label for c in configs)
+        choices = "; ".join(g.label for g in groups)
         what = "matches no configuration" if not hits else f"matches {len(hits)} configurations"
         raise AnalysisError(f"--baseline {' '.join(spec)!r} {what}; configurations are: {choices}")
     return hits[0]

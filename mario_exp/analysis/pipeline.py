@@ -14,17 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .curves import band_frame, common_grid, smooth
-from .errors import AnalysisError
-from .evals import evaluation_means
-from .groups import Config, find_baseline, group_runs
-from .report import ReportContent, render_html, render_markdown
-from .runs import STATUSES, Run, display_path, find_run_dirs, load_runs
-from .scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
-from .stats import N_BOOT
-from .summary import METRICS, Scored, config_summary
-from .tables import per_run_frame, scores_table, to_markdown, training_table
+from mario_exp.analysis import plots
+from mario_exp.analysis.curves import band_frame, common_grid, smooth
+from mario_exp.analysis.errors import AnalysisError
+from mario_exp.analysis.evals import evaluation_means
+from mario_exp.analysis.groups import RunGroup, find_baseline, group_runs
+from mario_exp.analysis.report import ReportContent, render_html, render_markdown
+from mario_exp.analysis.runs import Run, display_path, find_run_dirs, load_runs
+from mario_exp.analysis.scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
+from mario_exp.analysis.stats import N_BOOT
+from mario_exp.analysis.summary import METRICS, Scored, config_summary
+from mario_exp.analysis.tables import per_run_frame, scores_table, to_markdown, training_table
+from mario_exp.rundir.contract import CONFIG_YAML, EVALS_CSV, INTERRUPTED, RUNNING, STATUSES
 
 ANALYSIS_DIR = "analysis"
 
@@ -70,7 +71,7 @@ def discover(opts: Options) -> list[Path]:
         found = find_run_dirs(opts.outputs, skip)
         if not found:
             raise AnalysisError(f"no run folders under '{opts.outputs}' (a run folder contains "
-                                ".hydra/config.yaml); train first with python train.py")
+                                f"{CONFIG_YAML}); train first with python train.py")
         return found
     found = []
     for path in opts.paths:
@@ -80,7 +81,7 @@ def discover(opts: Options) -> list[Path]:
         runs = find_run_dirs(path, skip)
         if not runs:
             raise AnalysisError(f"no run folders under '{path}' (a run folder contains "
-                                ".hydra/config.yaml)")
+                                f"{CONFIG_YAML})")
         found.extend(runs)
     unique = {p.resolve(): p for p in found}  # a run listed twice is still one run
     return list(unique.values())
@@ -101,24 +102,24 @@ def analyse(opts: Options) -> Result:
     """Do the whole analysis and write it; returns the folder and the printed tables."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     runs = load_runs(discover(opts))
-    configs, swept = group_runs(runs, opts.group_by)
-    baseline = find_baseline(configs, opts.baseline) if opts.baseline else None
+    groups, swept = group_runs(runs, opts.group_by)
+    baseline = find_baseline(groups, opts.baseline) if opts.baseline else None
     out_dir = _output_dir(opts)
 
     scored = {r.path: Scored(r, score_run(r.episodes, opts.final_frac, opts.threshold,
                                           opts.smooth, r.evals)) for r in runs}
-    summary = config_summary(configs, swept, scored, opts.metric, baseline, opts.seed, opts.n_boot)
-    labels = {r.path: c.label for c in configs for r in c.runs}
+    summary = config_summary(groups, swept, scored, opts.metric, baseline, opts.seed, opts.n_boot)
+    labels = {r.path: g.label for g in groups for r in g.runs}
     order = list(summary["config"])
-    legend = {c.label: (", ".join(f"{k}={c.settings[k]}" for k in swept) or c.label)
-              for c in configs}
-    by_label = {c.label: c for c in configs}
+    legend = {g.label: (", ".join(f"{k}={g.settings[k]}" for k in swept) or g.label)
+              for g in groups}
+    by_label = {g.label: g for g in groups}
 
-    warnings = [w for r in runs for w in r.warnings] + _sweep_warnings(runs, configs, summary)
+    warnings = [w for r in runs for w in r.warnings] + _sweep_warnings(runs, groups, summary)
     source = curve_source(runs, scored)
     if source == "train" and any(len(r.evals) for r in runs):
-        warnings.append("some runs have no evals.csv: curves show training episodes for all runs")
-    curves = _curves(configs, scored, opts, source)
+        warnings.append(f"some runs have no {EVALS_CSV}: curves show training episodes for all runs")
+    curves = _curves(groups, scored, opts, source)
     curves = curves.merge(summary[["config", *swept]], on="config", how="left")
     figures, captions = _figures(summary, curves, scored, by_label, swept, order, legend, opts,
                                  source)
@@ -132,7 +133,7 @@ def analyse(opts: Options) -> Result:
     data_files = ["summary.csv", "per_run.csv", "curves.csv", "summary.md"]
     content = ReportContent(
         title="mario-exp sweep analysis",
-        facts=_facts(opts, runs, configs, baseline_label, started),
+        facts=_facts(opts, runs, groups, baseline_label, started),
         warnings=warnings, scores=scores, training=training, per_run=per_run,
         figures=figures, figure_captions=captions,
         definitions=_definitions(opts), data_files=data_files)
@@ -195,7 +196,7 @@ def _run_curve(run: Run, axis: str, metric: str, source: str, window: int) -> tu
             smooth(run.episodes[metric].to_numpy(dtype=float), window))
 
 
-def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
+def _curves(groups: list[RunGroup], scored: dict[Path, Scored], opts: Options,
             source: str) -> pd.DataFrame:
     """Long curves table: metric x axis x configuration x grid point, from `source`'s points."""
     parts = []
@@ -203,19 +204,18 @@ def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
         per_config: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = {
             m: {} for m in METRICS}
         end = 0.0
-        for config in configs:
+        for group in groups:
             for m in METRICS:
-                per_config[m][config.label] = []
-            for run in config.runs:
+                per_config[m][group.label] = []
+            for run in group.runs:
                 if not scored[run.path].counts:
                     continue
                 for m in METRICS:
+                    # A run that counts has points, each with a finite step and wall time: the
+                    # CSV readers drop any other row.
                     x, y = _run_curve(run, axis, m, source, opts.smooth)
-                    keep = np.isfinite(x)
-                    if not keep.any():
-                        break  # e.g. no wall_time in an old TensorBoard-only run
-                    end = max(end, float(x[keep][-1]))
-                    per_config[m][config.label].append((x[keep], y[keep]))
+                    end = max(end, float(x[-1]))
+                    per_config[m][group.label].append((x, y))
         if end <= 0:
             continue
         grid = common_grid(end, opts.grid)
@@ -232,7 +232,7 @@ def _curves(configs: list[Config], scored: dict[Path, Scored], opts: Options,
 
 
 def _figures(summary: pd.DataFrame, curves: pd.DataFrame, scored: dict[Path, Scored],
-             by_label: dict[str, Config], swept: list[str], order: list[str],
+             by_label: dict[str, RunGroup], swept: list[str], order: list[str],
              legend: dict[str, str], opts: Options, source: str,
              ) -> tuple[dict[str, bytes], dict[str, str]]:
     if curves.empty:
@@ -259,7 +259,7 @@ def _figures(summary: pd.DataFrame, curves: pd.DataFrame, scored: dict[Path, Sco
     return figures, captions
 
 
-def _sweep_warnings(runs: list[Run], configs: list[Config], summary: pd.DataFrame) -> list[str]:
+def _sweep_warnings(runs: list[Run], groups: list[RunGroup], summary: pd.DataFrame) -> list[str]:
     """Problems of the comparison as a whole, one line each."""
     out = []
     budgets = sorted({r.budget for r in runs if r.budget is not None})
@@ -268,18 +268,18 @@ def _sweep_warnings(runs: list[Run], configs: list[Config], summary: pd.DataFram
                   else f"{len(budgets)} values from {budgets[0]} to {budgets[-1]}")
         out.append(f"runs have different budgets (trainer.total_steps: {listed}): each final "
                    "score covers the end of its own run; compare the curves at equal env steps")
-    running = sum(r.status == "running" for r in runs)
+    running = sum(r.status == RUNNING for r in runs)
     if running:
         out.append(f"{running} run(s) still running: their scores are provisional")
-    interrupted = sum(r.status == "interrupted" for r in runs)
+    interrupted = sum(r.status == INTERRUPTED for r in runs)
     if interrupted:
         out.append(f"{interrupted} run(s) interrupted: rerun their command in the same folder to "
                    "resume them; their scores are provisional")
-    for config in configs:
-        seeds = [r.seed for r in config.runs]
+    for group in groups:
+        seeds = [r.seed for r in group.runs]
         repeated = sorted({str(s) for s in seeds if seeds.count(s) > 1})
         if repeated:
-            out.append(f"{config.label}: several runs share seed {', '.join(repeated)} "
+            out.append(f"{group.label}: several runs share seed {', '.join(repeated)} "
                        "(repeats, not independent seeds)")
     for row in summary[summary["exploration_only"]].itertuples():
         out.append(f"{row.config}: epsilon never went below {EXPLORATION_EPSILON} "
@@ -287,7 +287,7 @@ def _sweep_warnings(runs: list[Run], configs: list[Config], summary: pd.DataFram
     return out
 
 
-def _facts(opts: Options, runs: list[Run], configs: list[Config], baseline: str | None,
+def _facts(opts: Options, runs: list[Run], groups: list[RunGroup], baseline: str | None,
            started: str) -> list[tuple[str, str]]:
     counts = ", ".join(f"{sum(r.status == s for r in runs)} {s}"
                        for s in STATUSES
@@ -295,7 +295,7 @@ def _facts(opts: Options, runs: list[Run], configs: list[Config], baseline: str 
     sources = ([display_path(latest_launch(opts.outputs))] if opts.latest
                else [display_path(p) for p in opts.paths] or [display_path(opts.outputs)])
     facts = [("generated", started),
-             ("runs", f"{len(runs)} in {len(configs)} configurations ({counts})"),
+             ("runs", f"{len(runs)} in {len(groups)} configurations ({counts})"),
              ("from", ", ".join(sources)),
              ("headline metric", f"final {opts.metric} (rows sorted by its IQM)"),
              ("baseline", baseline or "none (pass --baseline KEY=VALUE for P(improvement))")]

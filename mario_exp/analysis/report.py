@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .tables import to_markdown
+from mario_exp.analysis.tables import to_markdown
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Find run folders and load each one (config, overrides, status, episodes).
 
-A run folder is any folder holding ``.hydra/config.yaml`` (train.py's contract). Everything that
+A run folder is any folder holding ``.hydra/config.yaml`` (rundir/contract.py). Everything that
 can be wrong with a single run becomes a warning on that run, never an exception, so a crashed or
 half-written run shows up in the table instead of aborting the analysis.
 """
@@ -16,16 +16,23 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from mario_exp.analysis.episodes import empty_table, read_episodes_csv
+from mario_exp.analysis.evals import empty_evals, read_evals_csv
+from mario_exp.rundir.contract import (
+    CONFIG_YAML,
+    EPISODES_CSV,
+    EVALS_CSV,
+    FAILED,
+    FINISHED,
+    OVERRIDES_YAML,
+    RUNNING,
+    STATUS_JSON,
+    STATUSES,
+    STOPPED,
+    UNKNOWN,
+)
 from mario_exp.rundir.lock import is_live
 
-from .episodes import empty_table, read_episodes_csv
-from .evals import empty_evals, read_evals_csv
-from .tbevents import has_event_files, read_event_episodes
-
-# "interrupted": stopped by SIGINT/SIGTERM after a checkpoint; a rerun resumes it.
-# "stopped": status.json says running, but no process holds the run folder's lock (killed by
-# SIGKILL or the OOM killer, a crash, a reboot, or its last status write failed); a rerun resumes it.
-STATUSES = ("finished", "running", "stopped", "interrupted", "failed", "unknown")
 # libyaml's loader is ~10x faster than the pure-python one; fall back if PyYAML lacks it.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MISSING = object()
@@ -38,14 +45,14 @@ class Run:
     path: Path
     config: dict[str, Any]  # composed Hydra config ({} when unreadable)
     overrides: list[str]  # command-line overrides of this job, seed included
-    status: str  # one of STATUSES
+    status: str  # one of contract.STATUSES
     error: str | None  # the trainer's error message for failed runs
     episodes: pd.DataFrame  # episodes.COLUMNS, possibly empty
-    source: str  # where episodes came from: "episodes.csv", "tensorboard" or "none"
+    source: str  # where episodes came from: "episodes.csv", or "none" (missing or unreadable)
     budget: int | None  # trainer.total_steps
     env_step: int | None  # env steps reached: status.json's, else the last episode's end
     warnings: list[str] = field(default_factory=list)
-    # evals.csv's evaluation episodes (evals.EVAL_COLUMNS); empty when the run has none
+    # evals.csv's evaluation episodes (contract.EVAL_COLUMNS); empty when the run has none
     evals: pd.DataFrame = field(default_factory=empty_evals)
 
     @property
@@ -85,7 +92,7 @@ def is_missing(value: Any) -> bool:
 
 def is_run_dir(path: Path) -> bool:
     """A run folder is any folder with a composed Hydra config."""
-    return (path / ".hydra" / "config.yaml").is_file()
+    return (path / CONFIG_YAML).is_file()
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -135,25 +142,25 @@ def load_run(path: Path) -> Run:
     warnings: list[str] = []
     name = display_path(path)
     try:
-        config = _read_yaml(path / ".hydra" / "config.yaml")
+        config = _read_yaml(path / CONFIG_YAML)
         if not isinstance(config, dict):
             raise ValueError("not a mapping")
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        warnings.append(f"{name}: .hydra/config.yaml unreadable ({_one_line(exc)}); "
+        warnings.append(f"{name}: {CONFIG_YAML} unreadable ({_one_line(exc)}); "
                         "grouped by its overrides only")
         config = {}
-    overrides_file = path / ".hydra" / "overrides.yaml"
+    overrides_file = path / OVERRIDES_YAML
     try:
         overrides = _read_yaml(overrides_file) if overrides_file.exists() else []
         if not isinstance(overrides, list):
             raise ValueError("not a list")
         overrides = [str(o) for o in overrides]
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        warnings.append(f"{name}: .hydra/overrides.yaml unreadable ({_one_line(exc)}); "
+        warnings.append(f"{name}: {OVERRIDES_YAML} unreadable ({_one_line(exc)}); "
                         "treated as no overrides")
         overrides = []
 
-    status_doc = _read_status(path / "status.json", name, warnings)
+    status_doc = _read_status(path / STATUS_JSON, name, warnings)
     budget = _as_int(status_doc.get("total_steps"))
     if budget is None:
         value = config_value(config, "trainer.total_steps")
@@ -161,13 +168,13 @@ def load_run(path: Path) -> Run:
 
     episodes, source = _read_episodes(path, name, status_doc.get("status"), warnings)
     status = status_doc.get("status")
-    if status == "running" and is_live(path) is False:
-        status = "stopped"
+    if status == RUNNING and is_live(path) is False:
+        status = STOPPED
     if status not in STATUSES:
         # No status.json (older or hard-killed runs): only a run that reached its budget is known
         # to be complete; anything else may have crashed.
         last = float(episodes["env_step"].iloc[-1]) if len(episodes) else -1.0
-        status = "finished" if budget is not None and last >= budget else "unknown"
+        status = FINISHED if budget is not None and last >= budget else UNKNOWN
     error = status_doc.get("error")
     # status.json counts steps of the unfinished last episode too; episodes.csv cannot.
     env_step = _as_int(status_doc.get("env_step"))
@@ -189,71 +196,62 @@ def _read_status(path: Path, name: str, warnings: list[str]) -> dict[str, Any]:
             raise ValueError("not an object")
         return doc
     except (OSError, ValueError) as exc:
-        warnings.append(f"{name}: status.json unreadable ({_one_line(exc)}); status inferred")
+        warnings.append(f"{name}: {STATUS_JSON} unreadable ({_one_line(exc)}); status inferred")
         return {}
 
 
 def _read_episodes(path: Path, name: str, status: Any,
                    warnings: list[str]) -> tuple[pd.DataFrame, str]:
-    csv = path / "episodes.csv"
-    why_not_csv = "episodes.csv missing"
-    if csv.exists():
-        try:
-            if not csv.is_file():
-                raise OSError("not a regular file")
-            read = read_episodes_csv(csv)
-        except OSError as exc:
-            why_not_csv = f"episodes.csv unreadable ({_one_line(exc)})"
-        else:
-            if read.header_ok:
-                if read.bad_lines:
-                    warnings.append(f"{name}: skipped {read.bad_lines} garbled line(s) "
-                                    "in episodes.csv")
-                if read.partial_last_line and status != "running":
-                    # A live run is expected to be mid-line; anything else was cut by a crash.
-                    warnings.append(f"{name}: last line of episodes.csv is cut off (dropped)")
-                return read.table, "episodes.csv"
-            why_not_csv = "episodes.csv has an unexpected header"
-    if has_event_files(path):
-        try:
-            table = read_event_episodes(path)
-        except Exception as exc:  # noqa: BLE001 - a corrupt event file must not abort the sweep
-            warnings.append(f"{name}: {why_not_csv} and TensorBoard events unreadable "
-                            f"({_one_line(exc)})")
-            return empty_table(), "none"
-        warnings.append(f"{name}: {why_not_csv}; episodes read from TensorBoard events")
-        return table, "tensorboard"
-    if csv.exists():
-        warnings.append(f"{name}: {why_not_csv} and no TensorBoard events")
-    return empty_table(), "none"
+    """The run's episode table and its source. Without an episodes.csv (every run writes one
+    when it starts) the run has no episodes, which _status_warnings reports; an unreadable one
+    is a warning of its own."""
+    csv = path / EPISODES_CSV
+    if not csv.exists():
+        return empty_table(), "none"
+    try:
+        if not csv.is_file():
+            raise OSError("not a regular file")
+        read = read_episodes_csv(csv)
+    except OSError as exc:
+        warnings.append(f"{name}: {EPISODES_CSV} unreadable ({_one_line(exc)})")
+        return empty_table(), "none"
+    if not read.header_ok:
+        warnings.append(f"{name}: {EPISODES_CSV} has an unexpected header")
+        return empty_table(), "none"
+    if read.bad_lines:
+        warnings.append(f"{name}: skipped {read.bad_lines} garbled line(s) in {EPISODES_CSV}")
+    if read.partial_last_line and status != RUNNING:
+        # A live run is expected to be mid-line; anything else was cut by a crash.
+        warnings.append(f"{name}: last line of {EPISODES_CSV} is cut off (dropped)")
+    return read.table, EPISODES_CSV
 
 
 def _read_evals(path: Path, name: str, warnings: list[str]) -> pd.DataFrame:
     try:
-        evals, bad = read_evals_csv(path / "evals.csv")
+        evals, bad = read_evals_csv(path / EVALS_CSV)
     except OSError as exc:
-        warnings.append(f"{name}: evals.csv unreadable ({_one_line(exc)}); training episodes only")
+        warnings.append(f"{name}: {EVALS_CSV} unreadable ({_one_line(exc)}); training episodes only")
         return empty_evals()
     if bad:
-        warnings.append(f"{name}: skipped {bad} garbled line(s) in evals.csv")
+        warnings.append(f"{name}: skipped {bad} garbled line(s) in {EVALS_CSV}")
     return evals
 
 
 def _status_warnings(run: Run) -> None:
     """One line for each run whose state matters for reading the table."""
     error = f": {run.error}" if run.error else ""
-    if len(run.episodes) == 0 and run.status != "running":
+    if len(run.episodes) == 0 and run.status != RUNNING:
         run.warnings.append(f"{run.name}: no episodes ({run.status}{error})")
-    elif run.status == "failed":
+    elif run.status == FAILED:
         run.warnings.append(f"{run.name}: failed at env step {run.env_step}"
                             f"{'/' + str(run.budget) if run.budget else ''}{error}; "
                             "left out of the statistics")
-    elif run.status == "stopped":
-        run.warnings.append(f"{run.name}: status.json says running, but no process holds the run "
+    elif run.status == STOPPED:
+        run.warnings.append(f"{run.name}: {STATUS_JSON} says {RUNNING}, but no process holds the run "
                             f"(killed or crashed at env step {run.env_step} or later); its score is "
                             "provisional: rerun its command in the same folder to resume it")
-    elif run.status == "unknown":
-        run.warnings.append(f"{run.name}: no status.json and budget not reached "
+    elif run.status == UNKNOWN:
+        run.warnings.append(f"{run.name}: no {STATUS_JSON} and budget not reached "
                             "(crashed or killed?); scored on the episodes it has")
 
 

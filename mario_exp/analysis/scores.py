@@ -11,10 +11,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from mario_exp.analysis.curves import smooth
+from mario_exp.analysis.evals import empty_evals, eval_final_scores
 from mario_exp.rundir.final_window import FINAL_FRAC, final_window
-
-from .curves import smooth
-from .evals import empty_evals, eval_final_scores
 
 # Mario 1-1: the flag is near x=3160 and a random policy rarely passes the pipes around 600-800,
 # so 1000 separates "learned something" from noise.

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .groups import Config
-from .runs import STATUSES, Run
-from .scores import EXPLORATION_EPSILON, RunScores
-from .stats import bootstrap_ci, iqm, mean_std, own_stream, prob_improvement, prob_improvement_ci
+from mario_exp.analysis.groups import RunGroup
+from mario_exp.analysis.runs import Run
+from mario_exp.analysis.scores import EXPLORATION_EPSILON, RunScores
+from mario_exp.analysis.stats import bootstrap_ci, iqm, mean_std, own_stream, prob_improvement, prob_improvement_ci
+from mario_exp.rundir.contract import FAILED, STATUSES
 
 METRICS = ("x_pos", "reward")
 
@@ -30,35 +31,35 @@ class Scored:
     @property
     def counts(self) -> bool:
         """Whether this run enters the across-seed statistics."""
-        return self.scores is not None and self.run.status != "failed"
+        return self.scores is not None and self.run.status != FAILED
 
 
 def _finals(scored: list[Scored], metric: str) -> np.ndarray:
     return np.array([getattr(s.scores, f"final_{metric}") for s in scored if s.counts])
 
 
-def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, Scored],
-                   metric: str, baseline: Config | None, seed: int,
+def config_summary(groups: list[RunGroup], swept: list[str], scored: dict[Path, Scored],
+                   metric: str, baseline: RunGroup | None, seed: int,
                    n_boot: int) -> pd.DataFrame:
     """One row per configuration, sorted best first on ``metric``'s IQM. Each interval
     resamples with a stream of its own (stats.own_stream) from `seed`."""
     base_finals = (_finals([scored[r.path] for r in baseline.runs], metric)
                    if baseline is not None else None)
     rows = []
-    for config in configs:
-        members = [scored[r.path] for r in config.runs]
+    for group in groups:
+        members = [scored[r.path] for r in group.runs]
         used = [s.scores for s in members if s.counts]
-        row: dict[str, object] = {k: config.settings.get(k) for k in swept}
-        row["config"] = config.label
+        row: dict[str, object] = {k: group.settings.get(k) for k in swept}
+        row["config"] = group.label
         row["seeds"] = len(members)  # runs launched, whatever became of them
         row["scored"] = len(used)  # runs the statistics below are computed from
         for status in STATUSES:
             row[f"runs_{status}"] = sum(s.run.status == status for s in members)
-        budgets = [r.budget for r in config.runs if r.budget is not None]
+        budgets = [r.budget for r in group.runs if r.budget is not None]
         row["budget_min"] = min(budgets) if budgets else np.nan
         row["budget_max"] = max(budgets) if budgets else np.nan
-        steps = [r.env_step for r in config.runs
-                 if r.env_step is not None and r.status != "failed"]
+        steps = [r.env_step for r in group.runs
+                 if r.env_step is not None and r.status != FAILED]
         row["steps_min"] = min(steps) if steps else np.nan
         row["steps_max"] = max(steps) if steps else np.nan
         for m in METRICS:
@@ -94,18 +95,18 @@ def config_summary(configs: list[Config], swept: list[str], scored: dict[Path, S
         row["final_q"] = _mean([s.final_q for s in used])
         # Every seed kept epsilon >= 0.5: the policies compared are still mostly random.
         row["exploration_only"] = bool(row["min_epsilon"] >= EXPLORATION_EPSILON)
-        row.update(_improvement(config, baseline, base_finals, members, metric, seed, n_boot))
+        row.update(_improvement(group, baseline, base_finals, members, metric, seed, n_boot))
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.sort_values(f"{metric}_iqm", ascending=False, na_position="last",
                              kind="stable").reset_index(drop=True)
 
 
-def _improvement(config: Config, baseline: Config | None, base_finals: np.ndarray | None,
+def _improvement(group: RunGroup, baseline: RunGroup | None, base_finals: np.ndarray | None,
                  members: list[Scored], metric: str, seed: int, n_boot: int) -> dict[str, float]:
     if baseline is None or base_finals is None:
         return {}
-    if config is baseline:
+    if group is baseline:
         return {"p_improve": np.nan, "p_improve_lo": np.nan, "p_improve_hi": np.nan}
     finals = _finals(members, metric)
     ci = prob_improvement_ci(finals, base_finals, own_stream(seed, "p_improve", finals, base_finals), n_boot)

@@ -1,4 +1,4 @@
-"""Synthetic run folders that follow train.py's output contract exactly.
+"""Synthetic run folders that follow the run-folder contract (rundir/contract.py) exactly.
 
 Used by the benchmark and the tests: analyze.py reads them through the same code path as real
 runs (.hydra/config.yaml, .hydra/overrides.yaml, status.json, episodes.csv), so the timing and
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .episodes import COLUMNS
+from mario_exp.rundir.contract import CONFIG_YAML, EPISODE_COLUMNS, EPISODES_CSV, FINISHED, OVERRIDES_YAML, STATUS_JSON
 
 FLAG_X = 3161
 START_X = 40
@@ -56,20 +56,20 @@ def synthetic_episodes(n_episodes: int, skill: float, rng: np.random.Generator,
                       np.nan).round(3),
         "lr": lr,
         "wall_time": (env_step / steps_per_second).round(2),
-    })[list(COLUMNS)]
+        "env": 0,  # one env
+    })[list(EPISODE_COLUMNS)]
 
 
 def write_run(run_dir: Path, overrides: list[str], config: dict[str, Any],
               episodes: pd.DataFrame | None, status: dict[str, Any] | None) -> Path:
     """Write one run folder as train.py does (episodes/status None: that file is absent)."""
-    hydra = run_dir / ".hydra"
-    hydra.mkdir(parents=True, exist_ok=True)
-    (hydra / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (hydra / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (run_dir / CONFIG_YAML).parent.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG_YAML).write_text(yaml.safe_dump(config, sort_keys=False))
+    (run_dir / OVERRIDES_YAML).write_text(yaml.safe_dump(overrides))
     if episodes is not None:
-        episodes.to_csv(run_dir / "episodes.csv", index=False, na_rep="")
+        episodes.to_csv(run_dir / EPISODES_CSV, index=False, na_rep="")
     if status is not None:
-        (run_dir / "status.json").write_text(json.dumps(status))
+        (run_dir / STATUS_JSON).write_text(json.dumps(status))
     return run_dir
 
 
@@ -114,7 +114,7 @@ def write_sweep(outputs: Path, n_runs: int = 100, n_episodes: int = 2000, seeds:
             overrides = [f"agent.lr={lr}", f"agent.batch_size={batch}", f"seed={seed}"]
             write_run(sweep / f"{job}_agent.batch_size={batch},agent.lr={lr}", overrides,
                       run_config(seed, budget, int(batch), float(lr)), episodes,
-                      {"status": "finished", "env_step": budget, "total_steps": budget,
+                      {"status": FINISHED, "env_step": budget, "total_steps": budget,
                        "episodes": n_episodes, "error": None})
             job += 1
     return sweep

@@ -11,8 +11,8 @@ from typing import Callable
 
 import pandas as pd
 
-from .runs import STATUSES
-from .summary import Scored
+from mario_exp.analysis.summary import Scored
+from mario_exp.rundir.contract import FINISHED, STATUSES
 
 DASH = "-"
 
@@ -85,7 +85,7 @@ def fmt_seeds(row: pd.Series) -> str:
 
 def fmt_runs(row: pd.Series) -> str:
     """'3 done', '2 done, 1 running, 1 failed'."""
-    parts = [f"{int(row[f'runs_{s}'])} {'done' if s == 'finished' else s}" for s in STATUSES
+    parts = [f"{int(row[f'runs_{s}'])} {'done' if s == FINISHED else s}" for s in STATUSES
              if int(row[f"runs_{s}"])]
     return ", ".join(parts) or DASH
 

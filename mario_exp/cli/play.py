@@ -24,8 +24,9 @@ from mario_exp.agent.ddqn import DDQNAgent
 from mario_exp.cli.common import OneLineParser, fail, positive_int
 from mario_exp.config.schema import Config
 from mario_exp.env.mario_env import MarioEnv
+from mario_exp.rundir.contract import CHECKPOINT, PLAY_VIDEO
 from mario_exp.training.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
-from mario_exp.training.evaluation import VIDEOS, play_episode
+from mario_exp.training.evaluation import play_episode
 from mario_exp.training.video import EpisodeVideo, video_fps
 
 PROG = "python -m mario_exp.cli.play"
@@ -44,10 +45,10 @@ _probability.__name__ = "number in [0, 1]"
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description="Play a trained mario-exp agent and write a video.")
     p.add_argument("path", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
-                   help="a run folder (its checkpoints/last.pt is used) or a checkpoint file")
+                   help=f"a run folder (its {CHECKPOINT} is used) or a checkpoint file")
     p.add_argument("--episodes", type=positive_int, default=1, help="episodes to play (1)")
     p.add_argument("--out", type=Path, default=None,
-                   help="the MP4 to write (default: RUN_DIR/videos/play.mp4)")
+                   help=f"the MP4 to write (default: RUN_DIR/{PLAY_VIDEO})")
     p.add_argument("--epsilon", type=_probability, default=None,
                    help="exploration rate (default: the run's trainer.eval_epsilon)")
     p.add_argument("--max-steps", type=positive_int, default=None,
@@ -75,7 +76,7 @@ def check_out(out: Path) -> None:
     """Fail in one line, before playing, where the video could not be written: the encoder
     would fail only at the end, with ffmpeg's traceback."""
     if out.is_dir():
-        fail(PROG, f"--out {out}: is a folder; give the MP4 file to write, e.g. {out / 'play.mp4'}")
+        fail(PROG, f"--out {out}: is a folder; give the MP4 file to write, e.g. {out / Path(PLAY_VIDEO).name}")
     if not out.parent.is_dir():
         fail(PROG, f"--out {out}: folder {out.parent} does not exist")
     try:
@@ -126,7 +127,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     checkpoint = find_checkpoint(args.path)
     config, agent = load_agent(checkpoint)
-    out = args.out or checkpoint.parent.parent / VIDEOS / "play.mp4"
+    # The run folder's, for a checkpoint where CHECKPOINT puts it (one folder down).
+    out = args.out or checkpoint.parent.parent / PLAY_VIDEO
     check_out(out)
     epsilon = config.trainer.eval_epsilon if args.epsilon is None else args.epsilon
     fps = video_fps(config.env.frame_skip)

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from mario_exp.config.preflight import compose_jobs
 from mario_exp.config.schema import Config, ConfigError, register_schema, to_config
 from mario_exp.launch.outcomes import LEDGER, Outcome
+from mario_exp.rundir.contract import CONFIG_YAML, EPISODES_CSV, FINAL_TAGS, HYDRA_YAML, OVERRIDES_YAML
 from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
 
 # The checkout: mario_exp/ and conf/ sit side by side in it. `pip install -e .` (make setup)
@@ -46,11 +47,10 @@ def save_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
     """What Hydra's output_subdir would write, written only once the job may really start,
     so that a refused resume leaves the run's recorded config as it was."""
     hydra_cfg = HydraConfig.get()
-    folder = run_dir / ".hydra"
-    folder.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, folder / "config.yaml")
-    OmegaConf.save(OmegaConf.create({"hydra": hydra_cfg}), folder / "hydra.yaml")
-    OmegaConf.save(hydra_cfg.overrides.task, folder / "overrides.yaml")
+    (run_dir / CONFIG_YAML).parent.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / CONFIG_YAML)
+    OmegaConf.save(OmegaConf.create({"hydra": hydra_cfg}), run_dir / HYDRA_YAML)
+    OmegaConf.save(hydra_cfg.overrides.task, run_dir / OVERRIDES_YAML)
 
 
 def warn_if_exploration_never_decays(config: Config) -> None:
@@ -80,7 +80,7 @@ def final_x_pos(run_dir: Path) -> float:
     """The run's score for a hyperparameter search: mean x_pos over its final window."""
     from mario_exp.rundir.final_window import final_metrics
 
-    return final_metrics(run_dir / "episodes.csv")["final/x_pos"]
+    return final_metrics(run_dir / EPISODES_CSV)[FINAL_TAGS["x_pos"]]
 
 
 def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
@@ -100,7 +100,8 @@ def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
         with RunLock(run_dir):
             resume = load_resume_point(config, run_dir)
             if resume is not None:
-                step, episodes = resume["progress"]["step"], resume["progress"]["episode"]
+                loop = resume["progress"]  # the trainer's LoopState, as the checkpoint holds it
+                step, episodes = loop["step"], loop["episode"]
                 if already_finished(config, step, episodes):
                     log.info("already finished at step %d; nothing to do", step)
                     return Outcome(0)

@@ -1,6 +1,6 @@
 """The final window: the episodes a run's final score averages over, shared by the trainer
 (which reports final metrics to TensorBoard's HParams and to hyperparameter searches) and by
-the analysis, so both score a run the same way. Needs only numpy and the csv module.
+the analysis, so both score a run the same way. Needs only numpy, the csv module and the contract.
 """
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import csv
 from pathlib import Path
 
 import numpy as np
+
+from mario_exp.rundir.contract import FINAL_TAGS
 
 # Episodes ending in the last 10% of the env steps up to the run's last finished episode (not
 # of the budget, nor of the steps reached): late enough to be what the agent learned, wide
@@ -23,14 +25,12 @@ def final_window(env_step: np.ndarray, frac: float = FINAL_FRAC) -> np.ndarray:
 
 
 def final_metrics(episodes_csv: Path, frac: float = FINAL_FRAC) -> dict[str, float]:
-    """Final-window means of a run's episodes.csv: x_pos, reward and flag rate (NaN when the
-    run finished no episode)."""
+    """Final-window means of a run's episodes.csv (or evals.csv), by their FINAL_TAGS: x_pos,
+    reward and flag rate (NaN when the run finished no episode)."""
     with open(episodes_csv, newline="") as handle:
         rows = [row for row in csv.DictReader(handle)]
     columns = {name: np.array([float(row[name]) for row in rows]) for name in ("env_step", "x_pos", "reward", "flag")}
     final = final_window(columns["env_step"], frac)
-    if not final.any():
-        return {"final/x_pos": float("nan"), "final/reward": float("nan"), "final/flag_rate": float("nan")}
-    return {"final/x_pos": float(columns["x_pos"][final].mean()),
-            "final/reward": float(columns["reward"][final].mean()),
-            "final/flag_rate": float(columns["flag"][final].mean())}
+    means = {"x_pos": columns["x_pos"], "reward": columns["reward"], "flag_rate": columns["flag"]}
+    return {FINAL_TAGS[name]: float(values[final].mean()) if final.any() else float("nan")
+            for name, values in means.items()}

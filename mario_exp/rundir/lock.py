@@ -8,7 +8,7 @@ on the same folder (two terminals, a SLURM requeue while the old job still runs)
 with the holder's pid and host. Readers (the analysis) probe the same lock to say whether a
 run whose status.json says `running` really is.
 
-Needs only the standard library: the analysis imports it and never loads torch.
+Needs only the standard library (and the contract): the analysis imports it and never loads torch.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-LOCK = "run.lock"
+from mario_exp.rundir.contract import LOCK_FILE
+
 # A trainer that starts while a reader probes the lock (a few microseconds) must not be
 # refused for it: it retries for this long before it reports the folder in use.
 _ACQUIRE_PATIENCE_S = 2.0
@@ -40,7 +41,7 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / LOCK
+        self.path = run_dir / LOCK_FILE
         # Opened without truncating: until the lock is ours, the file names the holder.
         self._fd: Optional[int] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + _ACQUIRE_PATIENCE_S
@@ -58,7 +59,7 @@ class RunLock:
                                      "or train into another folder (hydra.run.dir=...)") from None
             except OSError as exc:
                 self.release()
-                raise RunFolderError(f"{run_dir}: cannot lock {LOCK} ({os.strerror(exc.errno or 0)}); "
+                raise RunFolderError(f"{run_dir}: cannot lock {LOCK_FILE} ({os.strerror(exc.errno or 0)}); "
                                      "this file system does not support flock, which keeps two "
                                      "trainers off one folder") from None
         record = {**holder(), "started": time.time()}
@@ -102,7 +103,7 @@ def is_live(run_dir: Path) -> Optional[bool]:
     says running is stale), or None when it cannot be told (no run.lock: a run from before the
     lock, or a folder that cannot be probed)."""
     try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY)
     except OSError:
         return None
     try:

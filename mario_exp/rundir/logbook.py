@@ -7,7 +7,7 @@ import csv
 import json
 import math
 import time
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,52 +19,31 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from mario_exp.rundir.atomic import write_atomic
 from mario_exp.rundir.console import make_progress
+from mario_exp.rundir.contract import (
+    CHECKPOINT,
+    CONFIG_YAML,
+    EPISODE_COLUMNS,
+    EPISODE_TAGS,
+    EPISODES_CSV,
+    EVAL_COLUMNS,
+    EVAL_TAGS,
+    EVALS_CSV,
+    EVENT_FILES,
+    FAILED,
+    FINAL_EVAL_TAGS,
+    FINAL_TAGS,
+    INTERVAL_TAGS,
+    RUN_DATA,
+    RUN_TEXT_TAG,
+    RUNNING,
+    STATUS_JSON,
+    EpisodeRecord,
+    EvalRecord,
+    optional_columns,
+)
 from mario_exp.rundir.final_window import final_metrics
 from mario_exp.rundir.lock import RunFolderError, holder
 from mario_exp.training.checkpoint import CheckpointError, flatten_config, resume_conflicts
-
-
-@dataclass
-class EpisodeRecord:
-    env_step: int            # agent steps since the run began, when this episode ended
-    episode: int             # 1-based
-    reward: float            # sum of the environment's rewards
-    x_pos: int               # Mario's x position at the end
-    length: int              # agent steps in the episode
-    flag: int                # 1 if he reached the flag
-    epsilon: float           # exploration rate at the end
-    loss: Optional[float]    # mean TD loss over the episode's learn updates (None: no update yet)
-    q: Optional[float]       # mean Q of the actions taken in those updates
-    lr: float
-    wall_time: float         # seconds since the run began
-    env: int                 # which of the env.num_envs envs played it (0-based)
-
-    @classmethod
-    def header(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-
-@dataclass
-class EvalRecord:
-    env_step: int            # agent steps of training when the evaluation ran
-    eval_episode: int        # 1..trainer.eval_episodes within that evaluation
-    reward: float
-    x_pos: int
-    length: int              # agent steps
-    flag: int
-    truncated: int           # 1 if stopped at trainer.eval_max_steps rather than by the game
-    epsilon: float           # trainer.eval_epsilon
-    wall_time: float         # seconds since the run began, when the episode ended
-
-    @classmethod
-    def header(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-
-# The metrics the HParams dashboard shows for each run: final-window means (final_window.py)
-# of the training episodes and, with evaluation on, of the evaluation episodes.
-FINAL_TAGS = ("final/x_pos", "final/reward", "final/flag_rate")
-FINAL_EVAL_TAGS = ("final/eval_x_pos", "final/eval_reward", "final/eval_flag_rate")
 
 
 def _csv_value(value: object) -> object:
@@ -72,26 +51,24 @@ def _csv_value(value: object) -> object:
 
 
 class Logbook:
-    EPISODE_SCALARS = ("reward", "x_pos", "length", "flag")
-
     def __init__(self, run_dir: Path, total_steps: int, resume_at: Optional[tuple[int, int]]) -> None:
         """Open the run's logs. `resume_at` = (env_step, episodes) of the checkpoint being
         resumed: later rows and TensorBoard points, written before the run stopped, are dropped
         so the resumed run writes them again exactly once. None starts the logs afresh."""
         self.run_dir = run_dir
         self.total_steps = total_steps
-        episodes_path = run_dir / "episodes.csv"
-        self._evals_path = run_dir / "evals.csv"
+        episodes_path = run_dir / EPISODES_CSV
+        self._evals_path = run_dir / EVALS_CSV
         if resume_at is None:
             # status.json first, saying no checkpoint exists yet: whatever this attempt writes
             # after it, a rerun knows it may start over (see check_fresh_start).
-            self._progress = {"env_step": 0, "episodes": 0}
+            self._reached = {"env_step": 0, "episodes": 0}
             self._checkpoint_step: Optional[int] = None
-            self._write_status("running", error=None)
+            self._write_status(RUNNING, error=None)
             # Only what check_fresh_start allowed to go: an attempt that never checkpointed.
-            for stale in [*run_dir.glob("events.out.tfevents.*"), self._evals_path]:
+            for stale in [*run_dir.glob(EVENT_FILES), self._evals_path]:
                 stale.unlink(missing_ok=True)
-            _write_text(episodes_path, ",".join(EpisodeRecord.header()) + "\n")
+            _write_text(episodes_path, ",".join(EPISODE_COLUMNS) + "\n")
             purge_step = None
         else:
             step, episodes = resume_at
@@ -99,7 +76,7 @@ class Logbook:
             _write_text(episodes_path, episodes_text)
             if evals_text is not None:
                 _write_text(self._evals_path, evals_text)
-            self._progress = {"env_step": step, "episodes": episodes}
+            self._reached = {"env_step": step, "episodes": episodes}
             self._checkpoint_step = step
             purge_step = step + 1
         # flush_secs: a live `tensorboard --logdir outputs` sees new points within seconds.
@@ -108,29 +85,30 @@ class Logbook:
         # "\n" as the header's: csv's default "\r\n" would mix two line endings in one file.
         self._episodes = csv.writer(self._episodes_file, lineterminator="\n")
         self._evals_file: Optional[Any] = None  # opened at the first evaluation
-        self.reporter = make_progress(total_steps, self._progress["env_step"])
+        self.reporter = make_progress(total_steps, self._reached["env_step"])
 
     def describe_run(self, run_name: str, config_yaml: str) -> None:
         """The run's overrides and config, as text in TensorBoard."""
-        self.writer.add_text("run", f"**{run_name}**\n\n```yaml\n{config_yaml}\n```", global_step=0)
+        self.writer.add_text(RUN_TEXT_TAG, f"**{run_name}**\n\n```yaml\n{config_yaml}\n```", global_step=0)
 
     def hparams(self, config: dict[str, Any], evaluation: bool) -> None:
         """The run's hyperparameters (every key of its flattened config) for TensorBoard's
         HParams dashboard, written once, when the run starts, into the run's own event file:
         SummaryWriter.add_hparams would add a timestamped sub-run instead. The metrics are the
-        FINAL_TAGS scalars written at the end (final_metrics)."""
+        final/* scalars written at the end (final_metrics)."""
         values = {key: str(value) if isinstance(value, (list, dict)) else value
                   for key, value in flatten_config(config).items()}
-        metrics = dict.fromkeys(FINAL_TAGS + (FINAL_EVAL_TAGS if evaluation else ()), 0.0)
+        tags = [*FINAL_TAGS.values(), *(FINAL_EVAL_TAGS.values() if evaluation else ())]
+        metrics = dict.fromkeys(tags, 0.0)
         for summary in hparams_summaries(values, metrics):
             self.writer.file_writer.add_summary(summary)
 
     def final_metrics(self, env_step: int) -> None:
         """The final-window scores as final/* scalars, the HParams dashboard's metrics."""
-        values = final_metrics(self.run_dir / "episodes.csv")
+        values = final_metrics(self.run_dir / EPISODES_CSV)
         if self._evals_path.exists():
             evals = final_metrics(self._evals_path)
-            values.update({tag: evals[tag.replace("eval_", "")] for tag in FINAL_EVAL_TAGS})
+            values.update({tag: evals[FINAL_TAGS[name]] for name, tag in FINAL_EVAL_TAGS.items()})
         for tag, value in values.items():
             if not math.isnan(value):
                 self.writer.add_scalar(tag, value, env_step)
@@ -138,8 +116,8 @@ class Logbook:
     def episode(self, record: EpisodeRecord) -> None:
         self._episodes.writerow([_csv_value(v) for v in astuple(record)])
         self._episodes_file.flush()
-        for name in self.EPISODE_SCALARS:
-            self.writer.add_scalar(f"episode/{name}", getattr(record, name), record.env_step)
+        for name, tag in EPISODE_TAGS.items():
+            self.writer.add_scalar(tag, getattr(record, name), record.env_step)
         self.reporter.episode(record.env_step, record.episode, record.x_pos, record.epsilon)
 
     def evaluation(self, records: list[EvalRecord]) -> None:
@@ -148,14 +126,14 @@ class Logbook:
             new = not self._evals_path.exists()
             self._evals_file = open(self._evals_path, "a", newline="")
             if new:
-                self._evals_file.write(",".join(EvalRecord.header()) + "\n")
+                self._evals_file.write(",".join(EVAL_COLUMNS) + "\n")
         writer = csv.writer(self._evals_file, lineterminator="\n")
         for record in records:
             writer.writerow(astuple(record))
         self._evals_file.flush()
         step = records[0].env_step
-        for name in ("reward", "x_pos", "flag"):
-            self.writer.add_scalar(f"eval/{name}", sum(getattr(r, name) for r in records) / len(records), step)
+        for name, tag in EVAL_TAGS.items():
+            self.writer.add_scalar(tag, sum(getattr(r, name) for r in records) / len(records), step)
 
     def video(self, tag: str, gif: bytes, size: tuple[int, int], env_step: int) -> None:
         """An animated GIF in TensorBoard's image dashboard, which plays it. This is what
@@ -164,38 +142,39 @@ class Logbook:
         image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
         self.writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), env_step)
 
-    def progress(self, env_step: int, episodes: int, steps_per_second: float, epsilon: float,
-                 loss: Optional[float]) -> None:
-        """The periodic progress line (and the bar, on a terminal)."""
+    def show_interval(self, env_step: int, episodes: int, steps_per_second: float, epsilon: float,
+                      loss: Optional[float]) -> None:
+        """The log interval's line on the console (and the bar, on a terminal)."""
         self.reporter.interval(env_step, episodes, steps_per_second, epsilon, loss)
 
-    def scalars(self, env_step: int, values: dict[str, Optional[float]]) -> None:
-        """Interval scalars, e.g. {"train/loss": 0.1}; None (no update yet) is skipped."""
-        for tag, value in values.items():
+    def interval_scalars(self, env_step: int, **values: Optional[float]) -> None:
+        """The log interval's scalars, by their names in INTERVAL_TAGS (loss=0.1, ...); None
+        (no update yet) is skipped."""
+        for name, value in values.items():
             if value is not None:
-                self.writer.add_scalar(tag, value, env_step)
+                self.writer.add_scalar(INTERVAL_TAGS[name], value, env_step)
 
     def status(self, status: str, env_step: int, episodes: int) -> None:
         """running / interrupted / finished, for analysis and for reruns of a sweep."""
-        self._progress = {"env_step": env_step, "episodes": episodes}
+        self._reached = {"env_step": env_step, "episodes": episodes}
         self._write_status(status, error=None)
 
     def fail(self, error: str) -> None:
-        """Mark the run failed, with the progress it had last reported."""
-        self._write_status("failed", error=error)
+        """Mark the run failed, with the steps and episodes it had last reported."""
+        self._write_status(FAILED, error=error)
 
     def checkpoint_saved(self, env_step: int) -> None:
         """Record that checkpoints/last.pt now holds `env_step`: from here on a rerun resumes,
         and a folder whose checkpoint has gone is never started over silently."""
         self._checkpoint_step = env_step
-        self._write_status("running", error=None)
+        self._write_status(RUNNING, error=None)
 
     def _write_status(self, status: str, error: Optional[str]) -> None:
         # pid, host and heartbeat (the time of this write, every trainer.log_every steps) say
         # who wrote it and when; runfolder.is_live says whether that process still holds the run.
-        state = {"status": status, **self._progress, "total_steps": self.total_steps, "error": error,
+        state = {"status": status, **self._reached, "total_steps": self.total_steps, "error": error,
                  "checkpoint_step": self._checkpoint_step, **holder(), "heartbeat": round(time.time(), 3)}
-        _write_text(self.run_dir / "status.json", json.dumps(state))
+        _write_text(self.run_dir / STATUS_JSON, json.dumps(state))
 
     def close(self) -> None:
         self.reporter.close()
@@ -207,9 +186,6 @@ class Logbook:
 
 def _write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda handle: handle.write(text.encode()))
-
-
-RUN_DATA = ("episodes.csv", "evals.csv", "status.json", "events.out.tfevents.*", "videos/*")
 
 
 def check_fresh_start(run_dir: Path, config: dict[str, Any], start_over: bool) -> None:
@@ -233,18 +209,18 @@ def check_fresh_start(run_dir: Path, config: dict[str, Any], start_over: bool) -
 def _why_not_rebuildable(run_dir: Path, config: dict[str, Any]) -> Optional[str]:
     """None if the folder's run data is an earlier attempt of `config` that stopped before its
     first checkpoint; else why it may not be replaced."""
-    for name in ("status.json", ".hydra/config.yaml"):
+    for name in (STATUS_JSON, CONFIG_YAML):
         if not (run_dir / name).is_file():
             return f"no {name} says what made it"
     try:
-        state = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
-        saved = OmegaConf.to_container(OmegaConf.load(run_dir / ".hydra" / "config.yaml"), resolve=True)
+        state = json.loads((run_dir / STATUS_JSON).read_text(encoding="utf-8"))
+        saved = OmegaConf.to_container(OmegaConf.load(run_dir / CONFIG_YAML), resolve=True)
     except (OSError, ValueError, OmegaConfBaseException) as exc:
-        return f"its status.json or .hydra/config.yaml is unreadable: {type(exc).__name__}"
+        return f"its {STATUS_JSON} or {CONFIG_YAML} is unreadable: {type(exc).__name__}"
     if not isinstance(state, dict) or "checkpoint_step" not in state:
-        return "status.json does not say whether it had one (written by an older mario-exp?)"
+        return f"{STATUS_JSON} does not say whether it had one (written by an older mario-exp?)"
     if state["checkpoint_step"] is not None:
-        return f"checkpoints/last.pt of step {state['checkpoint_step']} has been removed"
+        return f"{CHECKPOINT} of step {state['checkpoint_step']} has been removed"
     conflicts = resume_conflicts(saved if isinstance(saved, dict) else {}, config)
     if conflicts:
         return "it was made with another config: " + "; ".join(conflicts)
@@ -256,13 +232,13 @@ def resume_logs(run_dir: Path, env_step: int, episodes: int) -> tuple[str, Optio
     from a checkpoint at `env_step` after `episodes` episodes, in "\n" line endings. Raises
     CheckpointError, having written nothing, when a row the cut keeps is not one the trainer
     wrote: a resumed run would carry it on as data, and its final metrics would fail."""
-    episodes_text = _cut_episodes(run_dir / "episodes.csv", env_step, episodes)
-    evals_path = run_dir / "evals.csv"
+    episodes_text = _cut_episodes(run_dir / EPISODES_CSV, env_step, episodes)
+    evals_path = run_dir / EVALS_CSV
     evals_text = _cut_evals(evals_path, env_step) if evals_path.exists() else None
     return episodes_text, evals_text
 
 
-def _complete_rows(path: Path, header: list[str]) -> list[list[str]]:
+def _complete_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
     """The rows of a run's CSV file that end in a newline (one cut mid-write by a crash does
     not), after checking its text and header. The trainer writes plain numbers only, never a
     quoted field, so a row joined back with commas is its line again."""
@@ -282,7 +258,7 @@ def _complete_rows(path: Path, header: list[str]) -> list[list[str]]:
         rows = [next(csv.reader([line.removesuffix("\r")]), []) for line in text.split("\n")[:-1]]
     except csv.Error as exc:
         raise CheckpointError(f"{path}: not a CSV file ({exc}); the run folder was changed by hand") from None
-    if not rows or rows[0] != header:
+    if not rows or tuple(rows[0]) != header:
         raise CheckpointError(f"{path}: its first line is not the header {','.join(header)}; the "
                               "run folder was changed by hand")
     return rows
@@ -290,14 +266,14 @@ def _complete_rows(path: Path, header: list[str]) -> list[list[str]]:
 
 def _check_row(path: Path, number: int, row: list[str], record: type) -> list[Any]:
     """`row` (line `number` of `path`) as the values of `record`'s fields, or CheckpointError."""
-    columns = fields(record)
+    columns, optional = fields(record), optional_columns(record)
     where = f"{path}: line {number}"
     if len(row) != len(columns):
         raise CheckpointError(f"{where} has {len(row)} fields, not {len(columns)}; the run folder was "
                               "changed by hand")
     values: list[Any] = []
     for column, text in zip(columns, row):
-        if text == "" and str(column.type).startswith("Optional"):
+        if text == "" and column.name in optional:
             values.append(None)
             continue
         whole = str(column.type) == "int"
@@ -315,8 +291,7 @@ def _check_row(path: Path, number: int, row: list[str], record: type) -> list[An
 def _cut_episodes(path: Path, env_step: int, episodes: int) -> str:
     """episodes.csv's header and first `episodes` rows, each checked to be the episode of
     its place, ending at or before the checkpoint's step, after the one before it."""
-    header = EpisodeRecord.header()
-    rows = _complete_rows(path, header)
+    rows = _complete_rows(path, EPISODE_COLUMNS)
     if len(rows) < episodes + 1:
         raise CheckpointError(f"{path}: has {len(rows) - 1} episodes, but the checkpoint "
                               f"was taken after {episodes}; the run folder was changed by hand")
@@ -335,7 +310,7 @@ def _cut_evals(path: Path, env_step: int) -> str:
     """evals.csv's header and the rows of evaluations made at or before `env_step` (the
     checkpoint's): the resumed run makes the later ones again. Every row is checked, as a
     garbled one cannot say whether it is before the checkpoint or after."""
-    rows = _complete_rows(path, EvalRecord.header())
+    rows = _complete_rows(path, EVAL_COLUMNS)
     kept = [rows[0]]
     for number, row in enumerate(rows[1:], start=2):
         if EvalRecord(*_check_row(path, number, row, EvalRecord)).env_step <= env_step:

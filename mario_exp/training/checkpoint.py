@@ -12,8 +12,8 @@ import torch
 
 from mario_exp.config.schema import Config
 from mario_exp.rundir.atomic import write_atomic
+from mario_exp.rundir.contract import CHECKPOINT
 
-LAST = "last.pt"
 # Keys a resumed run may change: the budget, intervals, device and threads. Anything else
 # (network, action set, replay, learning hyperparameters, seed) would make it another run.
 RESUMABLE_CHANGES = ("trainer.",)
@@ -24,7 +24,7 @@ class CheckpointError(Exception):
 
 
 def checkpoint_path(run_dir: Path) -> Path:
-    return run_dir / "checkpoints" / LAST
+    return run_dir / CHECKPOINT
 
 
 def save_checkpoint(run_dir: Path, payload: dict[str, Any]) -> Path:
@@ -81,6 +81,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{path}: not a readable checkpoint ({_reason(exc)}); move it away to "
                               "start the run over") from None
+    # "progress": the loop's state, under the key every checkpoint format has had (trainer.py).
     if not isinstance(payload, dict) or "progress" not in payload:
         raise CheckpointError(f"{path}: not a mario-exp checkpoint")
     return payload

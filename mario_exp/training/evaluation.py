@@ -27,12 +27,19 @@ from mario_exp.agent.ddqn import DDQNAgent
 from mario_exp.config.schema import Config
 from mario_exp.env.mario_env import FrameStacks, MarioEnv
 from mario_exp.rundir.atomic import write_atomic
-from mario_exp.rundir.logbook import EvalRecord, Logbook
+from mario_exp.rundir.contract import (
+    BEST_VIDEO,
+    EVAL_VIDEO_TAG,
+    GIF,
+    LATEST_VIDEO,
+    MP4,
+    VIDEO_FILES,
+    VIDEOS_DIR,
+    EvalRecord,
+)
+from mario_exp.rundir.logbook import Logbook
 from mario_exp.training.schedule import crossed
 from mario_exp.training.video import EpisodeVideo, gif_size, video_fps, write_gif
-
-VIDEOS = "videos"
-VIDEO_FILES = ("best.mp4", "best.gif", "latest.mp4", "latest.gif")
 
 
 @dataclass
@@ -83,7 +90,7 @@ class Evaluator:
         """`state`: the checkpoint's (state_dict), or None for a run that starts afresh."""
         self.config = config
         self.env = MarioEnv(config.env, config.action_set)
-        self.videos = run_dir / VIDEOS
+        self.videos = run_dir / VIDEOS_DIR
         self.fps = video_fps(config.env.frame_skip)
         state = state or {"last_step": 0, "best": None, "latest": None}
         self.last_step: int = state["last_step"]      # env step of the latest evaluation
@@ -95,7 +102,7 @@ class Evaluator:
         for name in VIDEO_FILES:
             (self.videos / name).unlink(missing_ok=True)
         if config.trainer.eval_video:
-            for name, episode in (("latest", self.latest), ("best", self.best)):
+            for name, episode in ((LATEST_VIDEO, self.latest), (BEST_VIDEO, self.best)):
                 if episode is not None:
                     self._render(name, episode)
 
@@ -135,17 +142,17 @@ class Evaluator:
         if new_best:
             self.best = self.latest
         if trainer_cfg.eval_video:
-            gif = self._render("latest", self.latest)
-            logbook.video("eval/latest", gif, gif_size(gif), step)
+            gif = self._render(LATEST_VIDEO, self.latest)
+            logbook.video(EVAL_VIDEO_TAG, gif, gif_size(gif), step)
             if new_best:  # the same episode: copy rather than replay it again
-                for suffix in (".mp4", ".gif"):
-                    data = (self.videos / f"latest{suffix}").read_bytes()
-                    write_atomic(self.videos / f"best{suffix}", lambda handle: handle.write(data))  # noqa: B023
+                for suffix in (MP4, GIF):
+                    data = (self.videos / f"{LATEST_VIDEO}{suffix}").read_bytes()
+                    write_atomic(self.videos / f"{BEST_VIDEO}{suffix}", lambda handle: handle.write(data))  # noqa: B023
 
     def _render(self, name: str, episode: dict[str, Any]) -> bytes:
         """videos/<name>.mp4 and .gif of `episode`, by replaying its actions; the GIF's bytes."""
         self.videos.mkdir(parents=True, exist_ok=True)
-        video = EpisodeVideo(self.videos / f"{name}.mp4", self.fps)
+        video = EpisodeVideo(self.videos / f"{name}{MP4}", self.fps)
         try:
             self.env.reset()
             video.add(self.env.screen)
@@ -161,7 +168,7 @@ class Evaluator:
             video.abort()
             raise
         gif = video.close()
-        write_gif(self.videos / f"{name}.gif", gif)
+        write_gif(self.videos / f"{name}{GIF}", gif)
         return gif
 
     def state_dict(self) -> dict[str, Any]:

@@ -32,17 +32,23 @@ import torch
 from omegaconf import OmegaConf
 
 from mario_exp.agent.ddqn import DDQNAgent, epsilon_at, resolve_device, resolve_precision
-from mario_exp.training.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, resume_conflicts, \
-    save_checkpoint
+from mario_exp.agent.learner import BackgroundLearner, Update, UpdateResult
+from mario_exp.agent.replay import ReplayBuffer
 from mario_exp.config.schema import Config
 from mario_exp.env.mario_env import FrameStacks
 from mario_exp.env.vector_env import VectorEnv, VectorStep
+from mario_exp.rundir.contract import FINISHED, INTERRUPTED, RUNNING, EpisodeRecord
+from mario_exp.rundir.logbook import Logbook
+from mario_exp.training.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    load_checkpoint,
+    resume_conflicts,
+    save_checkpoint,
+)
 from mario_exp.training.evaluation import Evaluator
-from mario_exp.agent.learner import BackgroundLearner, Update, UpdateResult
-from mario_exp.rundir.logbook import EpisodeRecord, Logbook
-from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
-from mario_exp.agent.replay import ReplayBuffer
 from mario_exp.training.schedule import crossed
+from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
 
 log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.
@@ -77,7 +83,7 @@ class Tally:
 
 
 @dataclass
-class EpisodeProgress:
+class EpisodeSoFar:
     """One env's unfinished episode."""
 
     reward: float = 0.0
@@ -85,25 +91,25 @@ class EpisodeProgress:
     tally: Tally = field(default_factory=Tally)
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> "EpisodeProgress":
+    def from_dict(cls, state: dict[str, Any]) -> "EpisodeSoFar":
         return cls(state["reward"], state["actions"], Tally(**state["tally"]))
 
 
 @dataclass
-class Progress:
+class LoopState:
     """The loop's state between two steps: what a checkpoint needs besides the big objects."""
 
     step: int = 0                  # steps played, across all envs
     episode: int = 0               # episodes finished, across all envs
-    episodes: list[EpisodeProgress] = field(default_factory=list)  # one per env
+    episodes: list[EpisodeSoFar] = field(default_factory=list)  # one per env
     interval_start: int = 0        # step at which the current log interval began
     interval_tally: Tally = field(default_factory=Tally)
     learn_from: int = 0            # first step that may learn: the burn-in, redone if the replay was not saved
     elapsed: float = 0.0           # wall seconds spent in earlier processes of this run
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> "Progress":
-        return cls(**{**state, "episodes": [EpisodeProgress.from_dict(e) for e in state["episodes"]],
+    def from_dict(cls, state: dict[str, Any]) -> "LoopState":
+        return cls(**{**state, "episodes": [EpisodeSoFar.from_dict(e) for e in state["episodes"]],
                       "interval_tally": Tally(**state["interval_tally"])})
 
 
@@ -179,8 +185,8 @@ class Trainer:
                                    agent_cfg.n_step, agent_cfg.gamma, agent_cfg.reward_scale,
                                    agent_cfg.augment_shift, agent_cfg.priority)
         self.stacks = FrameStacks(env_cfg.num_envs, env_cfg.frame_stack, env_cfg.frame_size)
-        self.progress = Progress(episodes=[EpisodeProgress() for _ in range(env_cfg.num_envs)],
-                                 learn_from=agent_cfg.burnin)
+        self.loop = LoopState(episodes=[EpisodeSoFar() for _ in range(env_cfg.num_envs)],
+                              learn_from=agent_cfg.burnin)
         self._stop_signal: Optional[int] = None
         self.evaluator: Optional[Evaluator] = None
         self._clock_start = time.perf_counter()
@@ -205,28 +211,30 @@ class Trainer:
 
     # --- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self, logbook: Logbook) -> None:
-        self._finish_updates()
-        self.progress.elapsed = self._wall_time()
+        self._wait_for_updates()
+        self.loop.elapsed = self._wall_time()
         save_checkpoint(self.run_dir, {
             "version": CHECKPOINT_VERSION,
             "config": asdict(self.config),
-            "progress": asdict(self.progress),
+            # The LoopState under the key that checkpoint format 4 has (and load_checkpoint
+            # checks): runs in flight resume from checkpoints written so.
+            "progress": asdict(self.loop),
             "agent": self.agent.state_dict(),
             "replay": self.replay.state_dict() if self.config.trainer.checkpoint_replay else None,
             "rng": _rng_states(self.rng),
             "evaluation": None if self.evaluator is None else self.evaluator.state_dict(),
             "unrecorded_updates": [asdict(result) for result in self._unrecorded],
         })
-        logbook.checkpoint_saved(self.progress.step)
+        logbook.checkpoint_saved(self.loop.step)
         self._clock_start = time.perf_counter()
 
     def _restore(self, payload: dict[str, Any]) -> None:
-        self.progress = Progress.from_dict(payload["progress"])
+        self.loop = LoopState.from_dict(payload["progress"])
         self.agent.load_state_dict(payload["agent"])
         self._unrecorded = [UpdateResult(**result) for result in payload["unrecorded_updates"]]
         # Rebuild each unfinished episode by replaying its actions on a fresh emulator.
         frames = self.env.reset()
-        for env, episode in enumerate(self.progress.episodes):
+        for env, episode in enumerate(self.loop.episodes):
             self.stacks.reset(env, frames[env])
             for action in episode.actions:
                 frames[env], _, done, _ = self.env.step_env(env, action)
@@ -243,15 +251,15 @@ class Trainer:
             # Saved without its replay: start an empty one at the current frames (its first
             # stacks repeat them) and fill it for a burn-in before learning again.
             self.replay.start(frames)
-            self.progress.learn_from = self.progress.step + self.config.agent.burnin
+            self.loop.learn_from = self.loop.step + self.config.agent.burnin
         _restore_rngs(self.rng, payload["rng"])
 
     # --- the loop ------------------------------------------------------------------------
     def _wall_time(self) -> float:
-        return self.progress.elapsed + time.perf_counter() - self._clock_start
+        return self.loop.elapsed + time.perf_counter() - self._clock_start
 
     def _finished(self) -> bool:
-        return already_finished(self.config, self.progress.step, self.progress.episode)
+        return already_finished(self.config, self.loop.step, self.loop.episode)
 
     @contextmanager
     def _signals_checkpoint(self) -> Iterator[None]:
@@ -270,56 +278,56 @@ class Trainer:
                 signal.signal(signum, handler)
 
     def run(self, logbook: Logbook) -> RunSummary:
-        trainer_cfg, p = self.config.trainer, self.progress
+        trainer_cfg, loop = self.config.trainer, self.loop
         learning_since: Optional[tuple[int, float]] = None
         interval_clock = time.perf_counter()
-        logbook.status("running", p.step, p.episode)
+        logbook.status(RUNNING, loop.step, loop.episode)
         with self._signals_checkpoint():
             while not self._finished():
-                before = p.step
+                before = loop.step
                 learning = self._step(logbook)
                 if learning and learning_since is None:
-                    learning_since = (p.step, time.perf_counter())
-                if crossed(before, p.step, trainer_cfg.log_every):
+                    learning_since = (loop.step, time.perf_counter())
+                if crossed(before, loop.step, trainer_cfg.log_every):
                     now = time.perf_counter()
-                    self._log_interval(logbook, (p.step - p.interval_start) / (now - interval_clock))
+                    self._log_interval(logbook, (loop.step - loop.interval_start) / (now - interval_clock))
                     interval_clock = now
                 if self._stop_signal is None:
                     self._evaluate_if_due(logbook)
-                if crossed(before, p.step, trainer_cfg.checkpoint_every) or self._stop_signal is not None:
+                if crossed(before, loop.step, trainer_cfg.checkpoint_every) or self._stop_signal is not None:
                     self._checkpoint(logbook)
                 if self._stop_signal is not None:
-                    logbook.status("interrupted", p.step, p.episode)
-                    raise TrainingInterrupted(self._stop_signal, p.step)
+                    logbook.status(INTERRUPTED, loop.step, loop.episode)
+                    raise TrainingInterrupted(self._stop_signal, loop.step)
         # The last updates' losses stay unrecorded, in the checkpoint: a larger budget goes
         # on recording them where an uninterrupted run would.
         self._evaluate_if_due(logbook, final=True)
         self._checkpoint(logbook)
-        logbook.status("finished", p.step, p.episode)
-        logbook.final_metrics(p.step)
+        logbook.status(FINISHED, loop.step, loop.episode)
+        logbook.final_metrics(loop.step)
         learning_sps = None
-        if learning_since is not None and p.step > learning_since[0]:
-            learning_sps = (p.step - learning_since[0]) / (time.perf_counter() - learning_since[1])
+        if learning_since is not None and loop.step > learning_since[0]:
+            learning_sps = (loop.step - learning_since[0]) / (time.perf_counter() - learning_since[1])
         log.info("finished: %d steps, %d episodes, %d learn updates, %d target syncs in %.0f s%s",
-                 p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, self._wall_time(),
+                 loop.step, loop.episode, self.agent.learn_steps, self.agent.target_syncs, self._wall_time(),
                  "" if learning_sps is None else f"; {learning_sps:.1f} steps/s while learning")
-        return RunSummary(p.step, p.episode, self.agent.learn_steps, self.agent.target_syncs, learning_sps)
+        return RunSummary(loop.step, loop.episode, self.agent.learn_steps, self.agent.target_syncs, learning_sps)
 
     def _evaluate_if_due(self, logbook: Logbook, final: bool = False) -> None:
-        if self.evaluator is not None and self.evaluator.due(self.progress.step, final):
-            self._finish_updates()  # evaluate the newest weights
-            self.evaluator.evaluate(self.agent, self.progress.step, self._wall_time(), logbook)
+        if self.evaluator is not None and self.evaluator.due(self.loop.step, final):
+            self._wait_for_updates()  # evaluate the newest weights
+            self.evaluator.evaluate(self.agent, self.loop.step, self._wall_time(), logbook)
 
     def _step(self, logbook: Logbook) -> bool:
         """One step in every env; returns whether the learner is past its burn-in."""
-        agent_cfg, p = self.config.agent, self.progress
-        steps = range(p.step + 1, p.step + 1 + self.env.num_envs)  # this iteration's step numbers
-        learn_steps = [step for step in steps if step >= p.learn_from and step % agent_cfg.learn_every == 0
+        agent_cfg, loop = self.config.agent, self.loop
+        steps = range(loop.step + 1, loop.step + 1 + self.env.num_envs)  # this iteration's step numbers
+        learn_steps = [step for step in steps if step >= loop.learn_from and step % agent_cfg.learn_every == 0
                        and len(self.replay) > 0]
         if learn_steps:
             # The earlier updates are done before this iteration acts (with async updates,
             # the iterations since the last that learned acted without them).
-            self._record_updates()
+            self._record_update_results()
             self.agent.refresh_actor()
         epsilons = [epsilon_at(step, agent_cfg.epsilon, self.config.trainer.total_steps) for step in steps]
         actions = self.agent.act(self.stacks.states, epsilons, self.rng)
@@ -337,10 +345,10 @@ class Trainer:
             self.learner.submit(updates)
         played = self.env.step_wait()
         if not agent_cfg.async_update:
-            self._record_updates()
+            self._record_update_results()
         self.replay.add(np.asarray(actions), self._learning_rewards(played), played.dones, played.frames)
-        p.step = steps[-1]
-        for env, (step, action, episode) in enumerate(zip(steps, actions, p.episodes)):
+        loop.step = steps[-1]
+        for env, (step, action, episode) in enumerate(zip(steps, actions, loop.episodes)):
             episode.reward += float(played.rewards[env])
             episode.actions.append(action)
             if played.dones[env]:
@@ -348,7 +356,7 @@ class Trainer:
                 self.stacks.reset(env, played.frames[env])  # the env's next episode has begun
             else:
                 self.stacks.push(env, played.frames[env])
-        return p.step >= p.learn_from
+        return loop.step >= loop.learn_from
 
     def _learning_rewards(self, played: VectorStep) -> np.ndarray:
         """The rewards the replay stores for the TD targets: the env's, less agent.death_penalty
@@ -366,61 +374,63 @@ class Trainer:
         start = self.config.agent.priority.weight_exponent
         return start + (1.0 - start) * min(1.0, step / self.config.trainer.total_steps)
 
-    def _finish_updates(self) -> None:
-        """Wait for the submitted updates (for a checkpoint, an evaluation, the lr schedule);
-        their losses reach the tallies at the usual point, so the logs do not depend on it."""
+    def _wait_for_updates(self) -> None:
+        """Wait for the learner to finish the submitted updates (for a checkpoint, an
+        evaluation, the lr schedule) and hold their results, unrecorded: their priorities and
+        losses are written back at the usual point (_record_update_results), so the replay and
+        the logs do not depend on when this waited."""
         for result in self.learner.wait():
             if not math.isfinite(result.loss):
                 raise TrainingDiverged(f"the loss became {result.loss} at step {result.step}; the last "
                                        "good checkpoint is kept (try a lower agent.lr)")
             self._unrecorded.append(result)
 
-    def _record_updates(self) -> None:
-        """Wait for the submitted updates, give their sampled transitions their new priorities
-        and add every unrecorded loss and Q to the tallies.
+    def _record_update_results(self) -> None:
+        """Wait for the submitted updates, then write every unrecorded result back: the new
+        priorities of its sampled transitions into the replay, its loss and Q into the tallies.
 
         Called at points the step numbers fix (before an iteration that learns samples, or
         right after the step with the tutorial's ordering), so that which priorities a batch
         is drawn with never depends on when the background updates happened to finish."""
-        self._finish_updates()
+        self._wait_for_updates()
         for result in self._unrecorded:
             if result.td_errors is not None:
                 self.replay.update_priorities(result.slots, result.stamps, result.td_errors)
-            for episode in self.progress.episodes:
+            for episode in self.loop.episodes:
                 episode.tally.add(result.loss, result.q)
-            self.progress.interval_tally.add(result.loss, result.q)
+            self.loop.interval_tally.add(result.loss, result.q)
         self._unrecorded = []
 
     def _settled_lr(self) -> float:
         """The learning rate after the submitted updates: with a schedule, an update running in
         the background may change it, so wait for them first."""
         if self.agent.scheduler is not None:
-            self._finish_updates()
+            self._wait_for_updates()
         return self.agent.lr
 
     def _end_episode(self, logbook: Logbook, env: int, step: int, epsilon: float, info: dict) -> None:
         """Log the episode env finished at `step`, and start counting its next one."""
-        p = self.progress
+        loop = self.loop
         lr = self._settled_lr()  # also: the plateau schedule below must not change it mid-update
-        episode = p.episodes[env]
-        p.episode += 1
+        episode = loop.episodes[env]
+        loop.episode += 1
         loss, q = episode.tally.means()
         logbook.episode(EpisodeRecord(
-            env_step=step, episode=p.episode, reward=episode.reward, x_pos=int(info["x_pos"]),
+            env_step=step, episode=loop.episode, reward=episode.reward, x_pos=int(info["x_pos"]),
             length=len(episode.actions), flag=int(info["flag_get"]), epsilon=epsilon, loss=loss, q=q,
             lr=lr, wall_time=round(self._wall_time(), 3), env=env))
         self.agent.end_episode(loss)
-        p.episodes[env] = EpisodeProgress()
+        loop.episodes[env] = EpisodeSoFar()
 
     def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
-        p = self.progress
-        loss, q = p.interval_tally.means()
-        epsilon = epsilon_at(p.step, self.config.agent.epsilon, self.config.trainer.total_steps)
-        logbook.scalars(p.step, {"train/loss": loss, "train/q": q, "train/epsilon": epsilon,
-                                 "train/lr": self._settled_lr(), "perf/steps_per_second": steps_per_second})
-        logbook.status("running", p.step, p.episode)
-        logbook.progress(p.step, p.episode, steps_per_second, epsilon, loss)
-        p.interval_start, p.interval_tally = p.step, Tally()
+        loop = self.loop
+        loss, q = loop.interval_tally.means()
+        epsilon = epsilon_at(loop.step, self.config.agent.epsilon, self.config.trainer.total_steps)
+        logbook.interval_scalars(loop.step, loss=loss, q=q, epsilon=epsilon, lr=self._settled_lr(),
+                                 steps_per_second=steps_per_second)
+        logbook.status(RUNNING, loop.step, loop.episode)
+        logbook.show_interval(loop.step, loop.episode, steps_per_second, epsilon, loss)
+        loop.interval_start, loop.interval_tally = loop.step, Tally()
 
 
 def train(config: Config, run_dir: Path, run_name: str,
@@ -428,10 +438,10 @@ def train(config: Config, run_dir: Path, run_name: str,
     """Train one agent per `config` in `run_dir`, continuing from `resume` (see
     load_resume_point) when given. Marks the run failed in status.json if anything raises."""
     if resume is not None:
-        progress = resume["progress"]
-        log.info("resuming from step %d (%d episodes)", progress["step"], progress["episode"])
+        loop = resume["progress"]
+        log.info("resuming from step %d (%d episodes)", loop["step"], loop["episode"])
     trainer = Trainer(config, run_dir, resume)
-    resume_at = None if resume is None else (trainer.progress.step, trainer.progress.episode)
+    resume_at = None if resume is None else (trainer.loop.step, trainer.loop.episode)
     logbook = Logbook(run_dir, config.trainer.total_steps, resume_at)
     if resume is None:
         logbook.describe_run(run_name, OmegaConf.to_yaml(OmegaConf.structured(config)))
