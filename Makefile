@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Reinstall when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint clean-outputs
+.PHONY: setup demo test test-fast lint docs clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test-fast: setup
 # ruff check with pyproject.toml's rules (CI runs it before the tests); the venv's pinned ruff.
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# docs/configuration.md, rendered from the schema and conf/ (tests/test_reference.py fails when
+# the committed page is stale).
+docs: setup
+	$(PY) -m mario_exp.config.reference --write
 
 # Run folders are never tracked; this empties outputs/ but keeps the folder.
 clean-outputs:

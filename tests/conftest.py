@@ -27,6 +27,8 @@ TIERS = {
     "test_analysis_stats.py": "unit",
     "test_configs.py": "unit",
     "test_contract.py": "unit",
+    "test_reference.py": "unit",
+    "test_hydra_internals.py": "unit",
     "test_final_window.py": "unit",
     "test_replay.py": "unit",           # its real-frame tests are integration (real_frames)
     "test_prioritized_replay.py": "unit",
@@ -42,6 +44,7 @@ TIERS = {
     "test_bad_input.py": "e2e",
     "test_bad_input_more.py": "e2e",
     "test_entry_points.py": "e2e",
+    "test_help.py": "e2e",
     "test_evaluation.py": "e2e",
     "test_launcher_bench.py": "e2e",
     "test_launchers.py": "e2e",

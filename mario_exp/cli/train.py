@@ -28,16 +28,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mario_exp.config import CHECKOUT, CONF_DIR
 from mario_exp.config.preflight import compose_jobs
 from mario_exp.config.schema import Config, ConfigError, register_schema, to_config
 from mario_exp.launch.outcomes import LEDGER, Outcome
 from mario_exp.rundir.contract import CONFIG_YAML, EPISODES_CSV, FINAL_TAGS, HYDRA_YAML, OVERRIDES_YAML
 from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
 
-# The checkout: mario_exp/ and conf/ sit side by side in it. `pip install -e .` (make setup)
-# installs the package from here, so the command finds conf/ from any folder.
-CHECKOUT = Path(__file__).resolve().parents[2]
-CONF_DIR = CHECKOUT / "conf"
 log = logging.getLogger("train")
 # The process that runs main(); jobs of the joblib, submitit and ray launchers run in others.
 MAIN_PID: Optional[int] = None

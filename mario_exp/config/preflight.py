@@ -17,26 +17,37 @@ import itertools
 import os
 import re
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from hydra import compose, initialize_config_dir
-# What @hydra.main itself uses (hydra 1.3): its argument parser, and the step of composition
-# that applies an override of a value to a config composed from the config groups' choices.
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.utils import get_args_parser
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import (ConfigAttributeError, ConfigKeyError, ConfigTypeError, InterpolationResolutionError,
-                              OmegaConfBaseException, ValidationError)
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    ConfigTypeError,
+    InterpolationResolutionError,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
-from mario_exp.config.schema import (Config, ConfigError, register_schema, schema_keys, schema_type, to_config,
-                              unknown_key_message)
+from mario_exp.config.hydra_internals import apply_value_overrides, parse_command_line
+from mario_exp.config.schema import (
+    Config,
+    ConfigError,
+    register_schema,
+    schema_keys,
+    schema_type,
+    to_config,
+    unknown_key_message,
+)
 
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+# The plugins' classes, as their configs name them in `_target_`.
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 # OmegaConf's names for the types of Hydra's own (and its plugins') structured configs.
@@ -82,12 +93,14 @@ def _candidates(override: Override) -> list[str]:
     return values
 
 
-def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
+def job_overrides(hydra_cfg: DictConfig, overrides: list[str], multirun: bool,
                   parser: OverridesParser) -> list[list[str]]:
     """The override list of each job the command line may start: the sweeper's `params` (a
     preset's seeds, a search space), then the command line's task overrides, which replace a
     param of the same key, as Hydra's sweepers merge them; then every combination."""
-    params = sweeper.get("params") or {}
+    params = hydra_cfg.sweeper.get("params") or {}
+    # Hydra's own sweeper, which runs every combination; the others (optuna) search.
+    searches = hydra_cfg.runtime.choices.get("hydra/sweeper") != "basic"
     if params and not multirun:
         # Without -m Hydra ignores them and would quietly run one job of the preset's defaults.
         raise ConfigError(f"hydra.sweeper.params: this preset sweeps {', '.join(params)}; run it "
@@ -101,7 +114,7 @@ def job_overrides(sweeper: DictConfig, overrides: list[str], multirun: bool,
         _check_value(override, text)
         if override.is_sweep_override() and not multirun:
             raise ConfigError(f"{text}: a sweep over several values needs -m (--multirun)")
-        if override.is_interval_sweep() and sweeper.get("_target_") == BASIC_SWEEPER:
+        if override.is_interval_sweep() and not searches:
             raise ConfigError(f"{text}: an interval is a search space; search it with "
                               "hydra/sweeper=optuna (see experiment=hparams_search)")
         by_key[override.get_key_element()] = _candidates(override)
@@ -230,13 +243,13 @@ class JobComposer:
         if choices not in self._by_choices:
             self._by_choices[choices] = compose(self.config_name, overrides=self.hydra_overrides + list(choices))
         cfg = copy.deepcopy(self._by_choices[choices])
-        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        apply_value_overrides(values, cfg)
         return to_config(cfg)
 
 
 def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
     """Validate every job `train.py argv` would run; raise ConfigError for the first bad one."""
-    args, unknown = get_args_parser().parse_known_args(argv)
+    args, unknown = parse_command_line(argv)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown option; see python train.py --help")
     if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
@@ -264,8 +277,8 @@ def compose_jobs(argv: list[str], config_dir: Path) -> list[Config]:
                               fixed, config_name)
         check_launch(hydra_cfg)
         composer = JobComposer(config_name, hydra_overrides, parser)
-        for job in job_overrides(hydra_cfg.sweeper, args.overrides, args.multirun, parser):
-            configs.append(_composed(lambda: composer.config(job), hydra_overrides + job, config_name))
+        for job in job_overrides(hydra_cfg, args.overrides, args.multirun, parser):
+            configs.append(_composed(partial(composer.config, job), hydra_overrides + job, config_name))
         if configs:
             key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
             folder = _composed(lambda: str(OmegaConf.select(hydra_cfg, key.removeprefix("hydra."))),

@@ -1,15 +1,18 @@
-"""The typed config schema, registered in Hydra's ConfigStore, and its range checks.
+"""The typed config schema, registered in Hydra's ConfigStore: each key's type, default, allowed
+values and one-line doc, written once.
 
-Hydra merges every YAML of `conf/` into `Config`, so a wrong type or an unknown key fails at
-composition. What types cannot say (ranges, choices, relations between keys) `validate`
-checks, raising `ConfigError` with one line that names the key and what is allowed.
+A key is declared as `name: type = setting(default, allowed, doc)`. Hydra merges every YAML of
+`conf/` into `Config`, so a wrong type or an unknown key fails at composition; `validate` then
+applies each key's `allowed` check (and the RELATIONS between keys), raising `ConfigError` with
+one line that names the key and what is allowed. The same declarations render
+docs/configuration.md and `python train.py --help` (mario_exp/config/reference.py).
 """
 from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Callable, Optional
+from dataclasses import Field, dataclass, field, fields, is_dataclass
+from typing import Any, Callable, Iterator, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -22,25 +25,79 @@ SCHEDULERS = ("none", "plateau", "step")
 EPSILON_SCHEDULES = ("exponential", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+# conf/hydra/default.yaml's help template calls this resolver for the keys' part of --help.
+HELP_RESOLVER = "mario_exp.keys_help"
 
 
 class ConfigError(ValueError):
     """A config value outside what the project accepts; str() is the one-line message."""
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """What a key accepts: `ok` is the check validate() applies, `text` says it in words (an
+    error's "must be ...", the reference's and --help's allowed values)."""
+
+    ok: Callable[[Any], bool]
+    text: str
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def int_at_least(low: int) -> Allowed:
+    return Allowed(lambda v: _is_int(v) and v >= low, f"an integer >= {low}")
+
+
+def int_in(low: int, high: int) -> Allowed:
+    return Allowed(lambda v: _is_int(v) and low <= v <= high, f"an integer in {low}..{high}")
+
+
+def one_of(choices: tuple[str, ...]) -> Allowed:
+    return Allowed(lambda v: v in choices, "one of " + ", ".join(choices))
+
+
+def optional(allowed: Allowed) -> Allowed:
+    return Allowed(lambda v: v is None or allowed.ok(v), f"null or {allowed.text}")
+
+
+# inf passes `> 0` and makes the first update diverge; nan fails every comparison.
+POSITIVE = Allowed(lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+NON_NEGATIVE = Allowed(lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+UNIT = Allowed(lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
+OPEN_UNIT = Allowed(lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
+DECAY = Allowed(lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
+BOOL = Allowed(lambda v: isinstance(v, bool), "true or false")
+NAME = Allowed(bool, "a non-empty name")
+ACTIONS = Allowed(lambda v: len(v) >= 2 and all(len(a) >= 1 and all(b in BUTTONS for b in a) for a in v),
+                  "a list of at least two actions, each a list of buttons from " + ", ".join(BUTTONS))
+
+
+def setting(default: Any, allowed: Allowed, doc: str) -> Any:
+    """A key of the schema: its default, what it accepts, and its one-line doc (lower case, no
+    final period: it is printed after the key). Why a default is what it is goes in a comment
+    above the key."""
+    metadata = {"allowed": allowed, "doc": doc}
+    if isinstance(default, list):  # a dataclass default must not be shared and mutable
+        return field(default_factory=lambda: [list(item) for item in default], metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class EpsilonConfig:
-    """Epsilon-greedy exploration (agent.epsilon_at computes it).
+    """Epsilon-greedy exploration: how likely each step's action is a random one
+    (`epsilon_at` in mario_exp/agent/ddqn.py computes it)."""
 
-    exponential: the tutorial's, max(min, start * decay ** (step - 1)); `fraction` unused.
-    linear: from start down to min over `fraction` of trainer.total_steps, then min; `decay` unused.
-    """
-
-    schedule: str = "exponential"
-    start: float = 1.0
-    decay: float = 0.99999975
-    min: float = 0.1
-    fraction: float = 0.5
+    schedule: str = setting("exponential", one_of(EPSILON_SCHEDULES),
+                            "exponential (the tutorial's): max(min, start * decay ** (step - 1)); "
+                            "linear: from start down to min over `fraction` of trainer.total_steps, then min")
+    start: float = setting(1.0, UNIT, "epsilon at the first step")
+    # The tutorial's decay leaves epsilon at 0.94 after 250k steps: near random at any CPU budget.
+    decay: float = setting(0.99999975, DECAY, "exponential only: epsilon's factor per agent step")
+    min: float = setting(0.1, UNIT, "the floor epsilon falls to")
+    fraction: float = setting(0.5, DECAY, "linear only: the share of trainer.total_steps spent going from "
+                              "start to min")
 
 
 @dataclass
@@ -48,129 +105,156 @@ class PriorityConfig:
     """Prioritized experience replay (Schaul et al. 2016, proportional variant): a transition is
     drawn with probability p ** exponent / sum, p being its last |TD error| + offset; new ones
     come in at the largest priority seen. Importance-sampling weights (N * P) ** -weight_exponent,
-    divided by the batch's largest, correct the bias; weight_exponent rises linearly from its
-    value here at the first step to 1 at the end of trainer.total_steps."""
+    divided by the batch's largest, correct the bias."""
 
-    exponent: float = 0.0         # alpha; 0 is uniform replay (the tutorial's), 0.6 is Rainbow's
-    weight_exponent: float = 0.4  # beta at step 0, annealed to 1
-    offset: float = 1e-6          # keeps a transition with a zero TD error drawable
+    exponent: float = setting(0.0, UNIT, "alpha: 0 is uniform replay (the tutorial's), 0.6 is Rainbow's")
+    weight_exponent: float = setting(0.4, UNIT, "beta at the first step, rising linearly to 1 at the last "
+                                     "of trainer.total_steps")
+    offset: float = setting(1e-6, POSITIVE, "added to each |TD error|, so a transition with a zero error "
+                            "stays drawable")
 
 
 @dataclass
 class AgentConfig:
     """Double DQN hyperparameters; defaults are the PyTorch Mario tutorial's."""
 
-    batch_size: int = 32
-    learn_every: int = 3
-    lr: float = 0.00025
-    gamma: float = 0.9
-    # Steps per TD target: 1 is the tutorial's one-step target; n sums n discounted rewards
-    # and bootstraps from the state n steps later (see mario_exp/agent/replay.py).
-    n_step: int = 1
-    burnin: int = 10000
-    sync_every: int = 10000
-    memory_size: int = 100000
-    # Run each update in the background while the next learn_every - 1 steps are played, those
-    # steps acting on the weights before it (false: the tutorial's order, every action from
-    # the newest weights). Deterministic either way; see docs/training.md "Learning in the background".
-    async_update: bool = True
-    # Store replay frames compressed (zstd, lossless): ~1.2 KB instead of 7 KB a transition,
-    # at 15% fewer steps/s on 2 CPU cores; for replays too big for memory raw.
-    replay_compression: bool = False
+    batch_size: int = setting(32, int_at_least(1), "transitions sampled per learn update")
+    learn_every: int = setting(3, int_at_least(1), "agent steps between learn updates")
+    lr: float = setting(0.00025, POSITIVE, "Adam's learning rate")
+    gamma: float = setting(0.9, UNIT, "discount factor of the TD targets")
+    # The returns are built at sample time from the one-step transitions (mario_exp/agent/replay.py).
+    n_step: int = setting(1, int_in(1, 100), "steps per TD target: 1 is the tutorial's one-step target; n "
+                          "sums n discounted rewards and bootstraps from the state n steps later")
+    burnin: int = setting(10000, int_at_least(0), "agent steps of pure collection before the first update")
+    sync_every: int = setting(10000, int_at_least(1), "agent steps between copies of the online net into "
+                              "the target net")
+    memory_size: int = setting(100000, int_at_least(1), "replay capacity in transitions (one uint8 frame "
+                               "each: 7 KB raw, ~1.2 KB compressed)")
+    # Deterministic either way; see docs/training.md "Learning in the background".
+    async_update: bool = setting(True, BOOL, "run each update in the background while the next "
+                                 "learn_every - 1 steps act on the weights before it; false: the tutorial's "
+                                 "order, every action from the newest weights")
+    # For replays too big for memory raw; the batches, and so the run, are the same either way.
+    replay_compression: bool = setting(False, BOOL, "store replay frames zstd-compressed (lossless): ~1.2 KB "
+                                       "instead of 7 KB a transition, at 15% fewer steps/s on 2 CPU cores")
     epsilon: EpsilonConfig = field(default_factory=EpsilonConfig)
-    # Dueling head (Wang et al. 2016): Q = V + A - mean(A), the value and advantage streams
-    # sharing the tutorial's 512 hidden units, half each (agent.DuelingOutput says why).
-    dueling: bool = False
-    # Rewards are multiplied by this in the TD targets (episodes.csv keeps the env's own):
-    # the env pays about +7 a step, so Q near 70 sits in the Huber loss's linear part.
-    reward_scale: float = 1.0
-    # Subtracted from the reward of a step on which Mario dies (an enemy, a pit, the timer; not
-    # the flag, not env.stall_steps), before reward_scale, in the TD targets only. The env's own
-    # death penalty is at most 15 while falling into a pit pays +x for the steps of the fall.
-    death_penalty: float = 0.0
-    adam_eps: float = 1e-8        # Adam's epsilon (torch's default; Rainbow and DrQ use 1.5e-4)
-    # Random-shift augmentation of sampled stacks (DrQ, Kostrikov et al. 2021): each state and
-    # next state is padded by this many pixels (edge pixels repeated) and cropped back at a
-    # random offset; 0 is off. DrQ uses 4 on 84x84 frames.
-    augment_shift: int = 0
+    # The paper's second 3136 x 512 layer made a CPU learn step about a third slower
+    # (DuelingOutput in mario_exp/agent/ddqn.py).
+    dueling: bool = setting(False, BOOL, "dueling head (Wang et al. 2016): Q = V + A - mean(A), the value "
+                            "and advantage streams sharing the tutorial's 512 hidden units, half each")
+    # The env pays about +7 a step, so unscaled Q near 70 puts a death's TD error in the Huber
+    # loss's linear part.
+    reward_scale: float = setting(1.0, POSITIVE, "rewards are multiplied by this in the TD targets "
+                                  "(episodes.csv keeps the env's own)")
+    # The env's own death penalty is at most 15 while falling into a pit pays +x for the steps
+    # of the fall.
+    death_penalty: float = setting(0.0, NON_NEGATIVE, "subtracted from the reward of a step on which Mario "
+                                   "dies (an enemy, a pit, the timer; not the flag, not env.stall_steps), "
+                                   "before reward_scale, in the TD targets only")
+    adam_eps: float = setting(1e-8, POSITIVE, "Adam's epsilon (torch's default; Rainbow and DrQ use 1.5e-4)")
+    # DrQ (Kostrikov et al. 2021) uses 4 on 84x84 frames.
+    augment_shift: int = setting(0, int_in(0, 16), "random-shift augmentation: each sampled state and next "
+                                 "state is padded by this many pixels (edges repeated) and cropped back at a "
+                                 "random offset; 0: off")
     priority: PriorityConfig = field(default_factory=PriorityConfig)
 
 
 @dataclass
 class SchedulerConfig:
-    """Learning-rate schedule. plateau: ReduceLROnPlateau on each episode's mean loss;
-    step: StepLR, the rate times `gamma` every `step_size` learn updates."""
+    """Learning-rate schedule (the config group `scheduler` chooses `name`)."""
 
-    name: str = "none"
-    factor: float = 0.5
-    patience: int = 10
-    step_size: int = 50000
-    gamma: float = 0.5
+    name: str = setting("none", one_of(SCHEDULERS), "none: a constant rate (the tutorial's); plateau: "
+                        "ReduceLROnPlateau on each episode's mean loss; step: StepLR")
+    factor: float = setting(0.5, OPEN_UNIT, "plateau only: the rate is multiplied by this after `patience` "
+                            "episodes without a lower mean loss")
+    patience: int = setting(10, int_at_least(0), "plateau only: episodes without a lower mean loss before "
+                            "the rate falls")
+    step_size: int = setting(50000, int_at_least(1), "step only: learn updates between two falls of the rate")
+    gamma: float = setting(0.5, DECAY, "step only: the rate is multiplied by this every `step_size` learn "
+                           "updates")
 
 
 @dataclass
 class ActionSetConfig:
-    """The discrete actions the agent chooses from, each a list of buttons held together."""
+    """The discrete actions the agent chooses from (the config group `action_set`)."""
 
-    name: str = "right_only"
-    buttons: list[list[str]] = field(default_factory=lambda: [["right"], ["right", "A"]])
+    name: str = setting("right_only", NAME, "the action set's name, as runs and the analysis show it")
+    buttons: list[list[str]] = setting([["right"], ["right", "A"]], ACTIONS,
+                                       "the actions, each a list of buttons held together")
 
 
 @dataclass
 class EnvConfig:
     """Which level, which ROM, and how frames become the network's input."""
 
-    world: int = 1
-    stage: int = 1
-    rom_version: str = "v0"
-    frame_skip: int = 4
-    frame_size: int = 84
-    frame_stack: int = 4
-    # Show in each frame whether the last action held A and B (see envs.MarioEnv).
-    button_marks: bool = False
-    # Emulators stepped side by side, each in its own worker process when trainer.env_worker.
-    num_envs: int = 1
-    # End an episode after this many agent steps without a new furthest x_pos, as a death
-    # would end it (null: only the level's own timer, ~2,400 steps, does). Mario pressing right
-    # against a pipe otherwise fills the replay with thousands of identical frames.
-    stall_steps: Optional[int] = None
+    world: int = setting(1, int_in(1, 8), "the level's world: SuperMarioBros-<world>-<stage>-<rom_version>")
+    stage: int = setting(1, int_in(1, 4), "the level's stage within its world")
+    rom_version: str = setting("v0", one_of(ROM_VERSIONS), "v0 is the original ROM, v1..v3 simplified graphics")
+    frame_skip: int = setting(4, int_in(1, 16), "NES frames per agent step (the action repeated, rewards "
+                              "summed)")
+    # The Nature CNN's three convolutions need at least 36 pixels a side.
+    frame_size: int = setting(84, int_in(36, 240), "frames are converted to gray and resized to "
+                              "frame_size x frame_size")
+    frame_stack: int = setting(4, int_in(1, 16), "the network sees the last frame_stack frames")
+    # A jump needs A released first, which the screen alone does not show (docs/training.md
+    # "Button marks"; MarioEnv in mario_exp/env/mario_env.py draws them).
+    button_marks: bool = setting(False, BOOL, "mark in each frame whether the last action held A and B; "
+                                 "false: the tutorial's frames")
+    num_envs: int = setting(1, int_in(1, 64), "emulators played side by side (each in its own process with "
+                            "trainer.env_worker); steps, learn_every and sync_every count all of them")
+    # Mario pressing right against a pipe otherwise fills the replay with thousands of identical frames.
+    stall_steps: Optional[int] = setting(None, optional(int_at_least(1)), "end an episode, as a death would, "
+                                         "after this many agent steps without a new furthest x_pos; null: "
+                                         "only the level's timer (~2,400 steps) does")
 
 
 @dataclass
 class TrainerConfig:
     """Budget and bookkeeping. Steps are agent steps (each `env.frame_skip` NES frames)."""
 
-    total_steps: int = 500000
-    max_episodes: Optional[int] = None
-    device: str = "auto"
-    # Learner arithmetic: bf16 autocast where the hardware has bf16 units (auto), or fp32.
-    precision: str = "auto"
+    total_steps: int = setting(500000, int_at_least(1), "the budget, in agent steps")
+    max_episodes: Optional[int] = setting(None, optional(int_at_least(1)), "stop earlier after this many "
+                                          "episodes; null: no limit")
+    device: str = setting("auto", one_of(DEVICES), "auto: cuda when available, else cpu")
+    precision: str = setting("auto", one_of(PRECISIONS), "learner arithmetic: auto is bf16 autocast where the "
+                             "hardware has bf16 units, else fp32")
     # torch's multi-threaded CPU kernels are not bit-reproducible from one process to the next;
-    # one thread is, so that is the default (null: torch's default, all cores).
-    threads: Optional[int] = 1
-    # Step each emulator in a process of its own (same results either way). Off by default: the
-    # learner already runs in a thread of its own beside the loop (agent.async_update), and on
-    # two cores a third busy process and its pipe cost more than they overlap (docs/performance.md, bench).
-    env_worker: bool = False
-    log_every: int = 1000
-    checkpoint_every: int = 50000
-    checkpoint_replay: bool = True
-    # Near-greedy evaluation on its own emulator every eval_every steps and at the end (null: none).
-    eval_every: Optional[int] = 25000
-    eval_episodes: int = 5
-    eval_epsilon: float = 0.05
-    # An untrained greedy Mario stuck at a pipe plays until the timer ends (~2400 steps).
-    eval_max_steps: int = 1500
-    eval_video: bool = True
-    # A folder with run data but no checkpoint to resume (its checkpoints/ deleted, say) is
-    # refused, as starting over would delete logs that cannot be rebuilt; true deletes them and
-    # starts over. A checkpoint, when there is one, is always resumed.
-    start_over: bool = False
+    # one thread is, so that is the default.
+    threads: Optional[int] = setting(1, optional(int_at_least(1)), "torch CPU threads; null: torch's "
+                                     "default (all cores), faster, but runs differ in the last digits")
+    # Off by default: the learner already runs in a thread of its own beside the loop
+    # (agent.async_update), and on two cores a third busy process and its pipe cost more than
+    # they overlap (docs/performance.md, bench).
+    env_worker: bool = setting(False, BOOL, "step each emulator in a process of its own (same results "
+                               "either way); pays with env.num_envs > 1 and spare cores")
+    log_every: int = setting(1000, int_at_least(1), "agent steps between train/* and perf/* TensorBoard points")
+    checkpoint_every: int = setting(50000, int_at_least(1), "agent steps between checkpoints (one is always "
+                                    "written at the end)")
+    checkpoint_replay: bool = setting(True, BOOL, "save the replay in checkpoints, so a resumed run is "
+                                      "bit-identical; false: smaller files, a resumed run refills its replay")
+    eval_every: Optional[int] = setting(25000, optional(int_at_least(1)), "agent steps between near-greedy "
+                                        "evaluations on an emulator of their own, and one at the end; null: "
+                                        "none")
+    eval_episodes: int = setting(5, int_at_least(1), "episodes per evaluation")
+    eval_epsilon: float = setting(0.05, UNIT, "epsilon of evaluation episodes: a little noise, so the "
+                                  "episodes of one evaluation differ")
+    # An untrained greedy Mario stuck at a pipe plays until the timer ends (~2,400 steps).
+    eval_max_steps: int = setting(1500, int_at_least(1), "agent steps an evaluation episode may last")
+    eval_video: bool = setting(True, BOOL, "videos/best.mp4 and latest.mp4 (and GIFs) of the evaluation "
+                               "episodes, the latest GIF in TensorBoard")
+    # Starting over would delete logs that cannot be rebuilt, so it takes a request. A checkpoint,
+    # when there is one, is always resumed.
+    start_over: bool = setting(False, BOOL, "true: a run folder with run data but no checkpoint to resume "
+                               "(its checkpoints/ deleted, say) is started over, its data deleted; false: "
+                               "refused")
 
 
 @dataclass
 class Config:
-    seed: int = 1
+    """Top-level keys; each config group is a section of its own."""
+
+    seed: int = setting(1, int_in(0, 2**32 - 1), "seeds python, numpy and torch; the same seed on CPU "
+                        "gives the same episodes.csv")
     agent: AgentConfig = field(default_factory=AgentConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     action_set: ActionSetConfig = field(default_factory=ActionSetConfig)
@@ -178,9 +262,68 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A rule between keys, checked once every key has passed its own: `key` must be `text`;
+    `values` names what the other keys make that, for the error line."""
+
+    key: str
+    text: str
+    holds: Callable[[Config], bool]
+    values: Callable[[Config], str]
+
+
+def _memory_needed(config: Config) -> int:
+    agent, env = config.agent, config.env
+    return max(agent.batch_size, env.num_envs * (env.frame_stack + agent.n_step + 1))
+
+
+RELATIONS = [
+    # The replay must hold the burn-in it is asked to collect before learning.
+    Relation("agent.burnin", "<= agent.memory_size", lambda c: c.agent.burnin <= c.agent.memory_size,
+             lambda c: str(c.agent.memory_size)),
+    # A sampled transition needs a full frame history and the n_step frames after it inside
+    # the buffer, which gives each env an equal share of the capacity.
+    Relation("agent.memory_size", ">= max(agent.batch_size, env.num_envs * (env.frame_stack + agent.n_step + 1))",
+             lambda c: c.agent.memory_size >= _memory_needed(c), lambda c: str(_memory_needed(c))),
+    Relation("agent.epsilon.min", "<= agent.epsilon.start", lambda c: c.agent.epsilon.min <= c.agent.epsilon.start,
+             lambda c: str(c.agent.epsilon.start)),
+]
+
+
+def sections(node: type = Config, path: str = "") -> Iterator[tuple[str, type]]:
+    """Each dataclass of the schema with its path ("" for Config, then "agent", "agent.epsilon",
+    ...), in the schema's order."""
+    yield path, node
+    for f in fields(node):
+        if is_dataclass(f.default_factory):
+            yield from sections(f.default_factory, f"{path}.{f.name}" if path else f.name)
+
+
+def settings(node: type = Config, path: str = "") -> Iterator[tuple[str, Field]]:
+    """Each key of the schema ("agent.batch_size", ...) and its field, in the schema's order; a
+    field's metadata holds its `allowed` and `doc`."""
+    for f in fields(node):
+        key = f"{path}.{f.name}" if path else f.name
+        if is_dataclass(f.default_factory):
+            yield from settings(f.default_factory, key)
+        else:
+            yield key, f
+
+
 def register_schema() -> None:
-    """Make `config_schema` available to conf/config.yaml's defaults list."""
+    """Make `config_schema` available to conf/config.yaml's defaults list, and the keys' part
+    of `train.py --help` to the help template of conf/hydra/default.yaml."""
     ConfigStore.instance().store(name="config_schema", node=Config)
+    if not OmegaConf.has_resolver(HELP_RESOLVER):
+        OmegaConf.register_new_resolver(HELP_RESOLVER, _keys_help)
+
+
+def _keys_help() -> str:
+    # Imported when --help asks for it: the reference module reads this one.
+    from mario_exp.config.reference import render_help
+
+    return render_help()
 
 
 def to_config(cfg: DictConfig) -> Config:
@@ -192,96 +335,9 @@ def to_config(cfg: DictConfig) -> Config:
     return typed
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _require(key: str, value: Any, ok: bool, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"{key}={value!r}: must be {allowed}")
-
-
-def _int_at_least(low: int) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: _is_int(v) and v >= low), f"an integer >= {low}"
-
-
-def _int_in(low: int, high: int) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: _is_int(v) and low <= v <= high), f"an integer in {low}..{high}"
-
-
-def _one_of(choices: tuple[str, ...]) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: v in choices), "one of " + ", ".join(choices)
-
-
-def _optional(check: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: v is None or check[0](v)), f"null or {check[1]}"
-
-
-# inf passes `> 0` and makes the first update diverge; nan fails every comparison.
-_POSITIVE = (lambda v: math.isfinite(v) and v > 0), "a finite number > 0"
-_UNIT = (lambda v: 0.0 <= v <= 1.0), "a number in [0, 1]"
-_OPEN_UNIT = (lambda v: 0.0 < v < 1.0), "a number in (0, 1)"
-_DECAY = (lambda v: 0.0 < v <= 1.0), "a number in (0, 1]"
-_BOOL = (lambda v: isinstance(v, bool)), "true or false"
-
-# key -> (predicate, what is allowed); every leaf of Config but action_set.buttons.
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "seed": _int_in(0, 2**32 - 1),
-    "agent.batch_size": _int_at_least(1),
-    "agent.learn_every": _int_at_least(1),
-    "agent.lr": _POSITIVE,
-    "agent.gamma": _UNIT,
-    "agent.n_step": _int_in(1, 100),
-    "agent.burnin": _int_at_least(0),
-    "agent.sync_every": _int_at_least(1),
-    "agent.memory_size": _int_at_least(1),
-    "agent.async_update": _BOOL,
-    "agent.replay_compression": _BOOL,
-    "agent.epsilon.schedule": _one_of(EPSILON_SCHEDULES),
-    "agent.epsilon.start": _UNIT,
-    "agent.epsilon.decay": _DECAY,
-    "agent.epsilon.min": _UNIT,
-    "agent.epsilon.fraction": _DECAY,
-    "agent.dueling": _BOOL,
-    "agent.reward_scale": _POSITIVE,
-    "agent.death_penalty": ((lambda v: math.isfinite(v) and v >= 0), "a finite number >= 0"),
-    "agent.adam_eps": _POSITIVE,
-    "agent.augment_shift": _int_in(0, 16),
-    "agent.priority.exponent": _UNIT,
-    "agent.priority.weight_exponent": _UNIT,
-    "agent.priority.offset": _POSITIVE,
-    "scheduler.name": _one_of(SCHEDULERS),
-    "scheduler.factor": _OPEN_UNIT,
-    "scheduler.patience": _int_at_least(0),
-    "scheduler.step_size": _int_at_least(1),
-    "scheduler.gamma": _DECAY,
-    "action_set.name": ((lambda v: bool(v)), "a non-empty name"),
-    "env.world": _int_in(1, 8),
-    "env.stage": _int_in(1, 4),
-    "env.rom_version": _one_of(ROM_VERSIONS),
-    "env.frame_skip": _int_in(1, 16),
-    # The Nature CNN's three convolutions need at least 36 pixels a side.
-    "env.frame_size": _int_in(36, 240),
-    "env.frame_stack": _int_in(1, 16),
-    "env.button_marks": _BOOL,
-    "env.num_envs": _int_in(1, 64),
-    "env.stall_steps": _optional(_int_at_least(1)),
-    "trainer.total_steps": _int_at_least(1),
-    "trainer.max_episodes": _optional(_int_at_least(1)),
-    "trainer.device": _one_of(DEVICES),
-    "trainer.precision": _one_of(PRECISIONS),
-    "trainer.threads": _optional(_int_at_least(1)),
-    "trainer.log_every": _int_at_least(1),
-    "trainer.checkpoint_every": _int_at_least(1),
-    "trainer.checkpoint_replay": _BOOL,
-    "trainer.env_worker": _BOOL,
-    "trainer.eval_every": _optional(_int_at_least(1)),
-    "trainer.eval_episodes": _int_at_least(1),
-    "trainer.eval_epsilon": _UNIT,
-    "trainer.eval_max_steps": _int_at_least(1),
-    "trainer.eval_video": _BOOL,
-    "trainer.start_over": _BOOL,
-}
 
 
 def _leaf(config: Config, key: str) -> Any:
@@ -292,30 +348,13 @@ def _leaf(config: Config, key: str) -> Any:
 
 
 def validate(config: Config) -> None:
-    """Raise ConfigError for the first value outside its allowed range or choice."""
-    for key, (ok, allowed) in RULES.items():
-        value = _leaf(config, key)
-        _require(key, value, ok(value), allowed)
-
-    agent, env = config.agent, config.env
-    # The replay must hold the burn-in it is asked to collect before learning.
-    _require("agent.burnin", agent.burnin, agent.burnin <= agent.memory_size,
-             f"<= agent.memory_size ({agent.memory_size})")
-    # A sampled transition needs a full frame history and the n_step frames after it inside
-    # the buffer, which gives each env an equal share of the capacity.
-    minimum = max(agent.batch_size, env.num_envs * (env.frame_stack + agent.n_step + 1))
-    _require("agent.memory_size", agent.memory_size, agent.memory_size >= minimum,
-             f">= {minimum} (agent.batch_size and env.num_envs * (env.frame_stack + agent.n_step + 1))")
-    _require("agent.epsilon.min", agent.epsilon.min, agent.epsilon.min <= agent.epsilon.start,
-             f"<= agent.epsilon.start ({agent.epsilon.start})")
-
-    buttons = config.action_set.buttons
-    _require("action_set.buttons", buttons, len(buttons) >= 2,
-             "a list of at least two actions, each a list of buttons")
-    for action in buttons:
-        _require("action_set.buttons", action,
-                 len(action) >= 1 and all(b in BUTTONS for b in action),
-                 "lists of buttons from " + ", ".join(BUTTONS))
+    """Raise ConfigError for the first value outside what its key allows, then for the first
+    broken relation between keys."""
+    for key, f in settings():
+        value, allowed = _leaf(config, key), f.metadata["allowed"]
+        _require(key, value, allowed.ok(value), allowed.text)
+    for rule in RELATIONS:
+        _require(rule.key, _leaf(config, rule.key), rule.holds(config), f"{rule.text} ({rule.values(config)})")
 
 
 def _schema_node(path: str) -> Any:
