@@ -1,8 +1,10 @@
 """Shared fixtures (real training runs on the real emulator, at the smoke budget, made once a
 session) and the test tiers.
 
-Every test gets one tier marker, from its file (TIERS) or, when it asks for a fixture that
-does more than its file's tier (FIXTURE_TIERS), from that fixture: the slower of the two.
+Every test gets one tier marker, the slowest of its file's (TIERS), those of the fixtures it
+asks for (FIXTURE_TIERS) and its own mark, where a test in a faster file marks itself
+(`@pytest.mark.e2e` on the one subprocess test among in-process ones). A mark only raises a
+test's tier: one below what its file or fixtures make it would put it in two tiers.
     unit         in process: maths, configs, the analysis on synthetic data; no emulator
     integration  the real emulator, tmp folders, in process (or a helper process that records)
     e2e          subprocesses as a user runs them: train.py runs, signals, launchers, servers
@@ -60,16 +62,22 @@ FIXTURE_TIERS = {
 }
 
 
-def tier_of(file_name: str, fixtures: list[str]) -> str:
+def tier_of(file_name: str, fixtures: list[str], marks: tuple[str, ...] = ()) -> str:
+    """The test's tier: the slowest of its file's, its fixtures' and its own tier marks."""
     tiers = [TIERS.get(file_name, "e2e")] + [FIXTURE_TIERS[f] for f in fixtures if f in FIXTURE_TIERS]
-    return max(tiers, key=TIER_ORDER.index)
+    return max(tiers + [m for m in marks if m in TIER_ORDER], key=TIER_ORDER.index)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        tier = tier_of(item.path.name, list(getattr(item, "fixturenames", ())))
-        item.add_marker(getattr(pytest.mark, tier))
+        marks = tuple(m.name for m in item.iter_markers() if m.name in TIER_ORDER)
+        tier = tier_of(item.path.name, list(getattr(item, "fixturenames", ())), marks)
+        if any(m != tier for m in marks):
+            raise pytest.UsageError(f"{item.nodeid}: marked {', '.join(marks)}, but its file or fixtures make "
+                                    f"it {tier}; a tier mark can only raise a test's tier")
+        if tier not in marks:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
