@@ -59,6 +59,7 @@ FIXTURE_TIERS = {
     "smoke_run": "e2e",            # the session's train.py runs, below
     "smoke_sweep": "e2e",
     "smoke_sample_efficient_run": "e2e",  # main's smoke run with the sample-efficient options
+    "smoke_run_150": "e2e",
 }
 
 
@@ -87,6 +88,17 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_train(["experiment=smoke", "seed=7"], cwd)
     assert result.returncode == 0, result.stderr
     return single_run_dir(cwd)
+
+
+@pytest.fixture(scope="session")
+def smoke_run_150(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """smoke_run's command with trainer.total_steps=150: a finished run whose checkpoint (of
+    step 150, before the first evaluation) tests damage or continue. Copy it first."""
+    run_dir = tmp_path_factory.mktemp("smoke_run_150") / "run"
+    result = run_train(["experiment=smoke", "seed=7", "trainer.total_steps=150", f"hydra.run.dir={run_dir}"],
+                       run_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return run_dir
 
 
 @pytest.fixture(scope="session")

@@ -178,11 +178,11 @@ def damage(path: Path, record: str, size: int, rng: np.random.Generator) -> None
 
 
 @pytest.mark.parametrize("record", ["largest", "data.pkl"])
-def test_a_checkpoint_damaged_after_writing_is_refused(tmp_path: Path, record: str) -> None:
+def test_a_checkpoint_damaged_after_writing_is_refused(smoke_run_150: Path, tmp_path: Path, record: str) -> None:
     """64 KB of random bytes in the replay (or the pickle of the checkpoint's structure) would
     load under weights_only and change the resumed run; the CRC-32 of each record catches it."""
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     damage(checkpoint, record, 65536, np.random.default_rng(15))
     before = snapshot(run_dir)

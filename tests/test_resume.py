@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,7 +185,7 @@ def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
 
 def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run, run_dir)   # what SMOKE into run_dir would make
     again = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
     longer = run_train([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
@@ -203,7 +204,7 @@ def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Pat
 
 def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run, run_dir)
     # run.lock names the last process that held the folder, refused or not.
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
     result = run_train([*SMOKE, "action_set=right_run", "env.frame_stack=3",
@@ -234,9 +235,9 @@ def test_resume_without_the_replay_refills_it_before_learning(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
-def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, damage: str) -> None:
+def test_corrupt_checkpoint_is_one_clear_line(smoke_run_150: Path, tmp_path: Path, damage: str) -> None:
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     data = checkpoint.read_bytes()
     checkpoint.write_bytes({"truncated": data[:len(data) // 2], "garbage": b"\x00not a checkpoint" * 50,
@@ -250,11 +251,11 @@ def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, d
     assert status(run_dir)["status"] == "finished" and status(run_dir)["env_step"] == 150
 
 
-def test_checkpoint_of_another_format_is_one_clear_line(tmp_path: Path) -> None:
+def test_checkpoint_of_another_format_is_one_clear_line(smoke_run_150: Path, tmp_path: Path) -> None:
     """A checkpoint written by an older mario-exp (format 2: no lagged actor, no n-step
     returns) is refused in one line, and the run folder is left as it was."""
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     payload = torch.load(checkpoint, weights_only=True)
     payload["version"] = 2
