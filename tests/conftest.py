@@ -33,6 +33,8 @@ TIERS = {
     "test_prioritized_replay.py": "unit",
     "test_resume_conflicts.py": "unit",
     "test_sample_efficient_agent.py": "unit",
+    "test_bad_input.py": "unit",        # its two train.py runs are marked e2e
+    "test_bad_input_more.py": "unit",   # its train.py runs are e2e (marked, or by smoke_run)
     "test_envs.py": "integration",
     "test_gym_env.py": "integration",
     "test_analysis_cli.py": "e2e",
@@ -40,8 +42,6 @@ TIERS = {
     "test_analysis_e2e.py": "e2e",
     "test_analysis_reliability.py": "e2e",
     "test_async_update.py": "e2e",
-    "test_bad_input.py": "e2e",
-    "test_bad_input_more.py": "e2e",
     "test_entry_points.py": "e2e",
     "test_evaluation.py": "e2e",
     "test_launcher_bench.py": "e2e",
@@ -79,6 +79,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                                     f"it {tier}; a tier mark can only raise a test's tier")
         if tier not in marks:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as this process's working directory, for a command run in process: its default
+    folders (outputs/...) are relative to the folder it runs in, as a user's would be."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

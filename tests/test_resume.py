@@ -337,11 +337,3 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomic(path, fails_midway)
     assert path.read_bytes() == b"good" and list(tmp_path.iterdir()) == [path]
-
-
-def test_unwritable_outputs_fails_before_anything_starts(tmp_path: Path) -> None:
-    (tmp_path / "outputs").write_text("a file where the outputs folder should be")
-    result = run_train(["experiment=smoke"], tmp_path, timeout=120)
-    assert result.returncode == 2
-    line, = result.stderr.strip().splitlines()
-    assert "cannot create run folders there" in line and "hydra.run.dir=outputs/runs/" in line
