@@ -5,8 +5,9 @@ Every test gets one tier marker, the slowest of its file's (TIERS), those of the
 asks for (FIXTURE_TIERS) and its own mark, where a test in a faster file marks itself
 (`@pytest.mark.e2e` on the one subprocess test among in-process ones). A mark only raises a
 test's tier: one below what its file or fixtures make it would put it in two tiers.
-    unit         in process: maths, configs, the analysis on synthetic data; no emulator
-    integration  the real emulator, tmp folders, in process (or a helper process that records)
+    unit         in process: maths, configs, the analysis's parts on synthetic data; no emulator
+    integration  in process but heavier: the real emulator, tmp folders (or a helper process
+                 that records), the whole analysis command on synthetic run folders
     e2e          subprocesses as a user runs them: train.py runs, signals, launchers, servers
 `make test-fast` runs `pytest -m unit`; `make test` runs every tier. A file missing from the
 table counts as e2e until it is placed, so it never slows the fast tier by accident.
@@ -37,10 +38,12 @@ TIERS = {
     "test_bad_input_more.py": "unit",   # its train.py runs are e2e (marked, or by smoke_run)
     "test_envs.py": "integration",
     "test_gym_env.py": "integration",
-    "test_analysis_cli.py": "e2e",
-    "test_analysis_evals.py": "e2e",    # 3 of its 5 tests run analyze.py in a subprocess
+    # analyze.py's main() in process, on synthetic run folders (1 to 3 s each): a few of
+    # their tests run the command in a subprocess, marked e2e.
+    "test_analysis_cli.py": "integration",
+    "test_analysis_evals.py": "integration",
+    "test_analysis_reliability.py": "integration",
     "test_analysis_e2e.py": "e2e",
-    "test_analysis_reliability.py": "e2e",
     "test_async_update.py": "e2e",
     "test_entry_points.py": "e2e",
     "test_evaluation.py": "e2e",

@@ -16,6 +16,7 @@ import yaml
 
 from mario_exp.rundir.final_window import final_metrics
 from tests.helpers import REPO, episodes_without_clock, run_train
+from tests.test_analysis_cli import analyze
 
 SMOKE = ["experiment=smoke", "seed=7"]
 # The emulator in a process of its own, started from the launcher's worker process (loky's
@@ -154,8 +155,7 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     assert len(optuna.load_study(study_name="mario_x_pos", storage=storage).trials) == 6
 
     # The analysis reads the trials like any sweep: one configuration each.
-    analysis = subprocess.run([sys.executable, str(REPO / "analyze.py"), str(sweep), "--out",
-                               str(tmp_path / "analysis")], cwd=tmp_path, capture_output=True, text=True)
+    analysis = analyze(sweep, "--out", tmp_path / "analysis", cwd=tmp_path)
     assert analysis.returncode == 0, analysis.stderr
     per_run = (tmp_path / "analysis" / "per_run.csv").read_text().splitlines()
     assert len(per_run) == 1 + 4
