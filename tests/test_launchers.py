@@ -1,6 +1,7 @@
 """Sweeps through the real joblib and submitit launchers, and an Optuna search: jobs run in
 other processes, land in the same outputs/ layout, resume the same way, and train.py still
-reports every failed job once all have run."""
+reports every failed job once all have run. The signal tests act when a job's own log (a FIFO
+in place of its train.log) says how far it is."""
 from __future__ import annotations
 
 import json
@@ -8,14 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mario_exp.rundir.final_window import final_metrics
-from tests.helpers import REPO, episodes_without_clock, run_train
+from tests.helpers import PROGRESS, REPO, FifoLines, TrainProcess, episodes_without_clock, run_train
 from tests.test_analysis_cli import analyze
 
 SMOKE = ["experiment=smoke", "seed=7"]
@@ -66,16 +66,15 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
     the job is started again with the same overrides in the same folder."""
     sweep = tmp_path / "sweep"
     args = ["-m", *LAUNCHERS["submitit_local"], *SMOKE, "agent.lr=0.00025", f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = sweep / "0_agent.lr=0.00025,experiment=smoke,seed=7"
-    while not (run_dir / "status.json").exists() or status(run_dir)["env_step"] < 100:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
+    job_log = FifoLines(run_dir / "train.log")   # the job's own log, as it writes it
+    proc = TrainProcess(args, tmp_path)
+    assert job_log.wait_for(PROGRESS + "100/400")   # training, 300 steps before its end
     job_pid, = [int(p.name) for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]
     os.kill(job_pid, signal.SIGTERM)   # the local executor's job id is its process id
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    returncode, stderr = proc.wait(timeout=300)
+    job_log.close()
+    assert returncode == 128 + signal.SIGTERM, stderr
     line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
     assert line.startswith("train.py: interrupted by SIGTERM at step ") and f"hydra.sweep.dir={sweep}" in line
     assert status(run_dir)["status"] == "interrupted"
@@ -89,17 +88,16 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
 def test_ctrl_c_stops_a_parallel_sweep_after_its_running_jobs_checkpoint(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", *LAUNCHERS["joblib"], "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    job_logs = [FifoLines(sweep / f"{n}_experiment=smoke,seed={n + 1}" / "train.log") for n in (0, 1)]
+    proc = TrainProcess(args, tmp_path, start_new_session=True)
     # Both running jobs are past their start (signal handlers installed) before the signal.
-    while sum(status(p)["env_step"] >= 100 for p in sweep.glob("*/")
-              if (p / "status.json").exists() and (p / "status.json").read_text()) < 2:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
+    for job_log in job_logs:
+        assert job_log.wait_for(PROGRESS + "100/400")
     os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C: the whole process group
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 128 + signal.SIGINT
+    returncode, stderr = proc.wait(timeout=300)
+    for job_log in job_logs:
+        job_log.close()
+    assert returncode == 128 + signal.SIGINT, stderr
     line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
     assert line.startswith("train.py: interrupted by SIGINT") and f"hydra.sweep.dir={sweep}" in line
     jobs = {p.name.split("_", 1)[0]: p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")}
