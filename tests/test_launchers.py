@@ -1,7 +1,7 @@
-"""Sweeps through the real joblib and submitit launchers, and an Optuna search: jobs run in
-other processes, land in the same outputs/ layout, resume the same way, and train.py still
-reports every failed job once all have run. The signal tests act when a job's own log (a FIFO
-in place of its train.log) says how far it is."""
+"""Sweeps through the real joblib, submitit and Ray launchers (Ray's only where its extra is
+installed), and an Optuna search: jobs run in other processes, land in the same outputs/
+layout, resume the same way, and train.py still reports every failed job once all have run.
+The signal tests act when a job's own log (a FIFO in place of its train.log) says how far it is."""
 from __future__ import annotations
 
 import json
@@ -27,6 +27,13 @@ DIVERGING_AND_HEALTHY = ["agent.lr=1e30,0.00025"]
 LAUNCHERS = {
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
     "submitit_local": ["hydra/launcher=submitit_local"],
+    # A local Ray instance of 2 CPUs, started by the launcher; the jobs run in its workers.
+    "ray": ["hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2"],
+}
+# Launchers of an optional extra: (their Hydra plugin's module, why the test is skipped without it).
+OPTIONAL = {
+    "ray": ("hydra_plugins.hydra_ray_launcher", "the ray extra is not installed (pip install -e '.[ray]', "
+                                                "about 240 MB)"),
 }
 
 
@@ -37,6 +44,9 @@ def status(run_dir: Path) -> dict:
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 def test_sweep_through_a_launcher_lands_in_outputs_and_reports_its_failed_job(
         launcher: str, smoke_run: Path, tmp_path: Path) -> None:
+    if launcher in OPTIONAL:
+        module, reason = OPTIONAL[launcher]
+        pytest.importorskip(module, reason=reason)
     args = ["-m", *LAUNCHERS[launcher], *SMOKE, *IN_A_WORKER, *DIVERGING_AND_HEALTHY]
     result = run_train(args, tmp_path)
     # The failure happened in another process; it is still one line, and the exit status.
