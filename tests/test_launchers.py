@@ -177,7 +177,8 @@ def test_the_command_process_loads_torch_only_to_check_a_bf16_or_cuda_request(
         overrides: list[str], loads_torch: bool) -> None:
     # Under joblib, submitit and ray, train.py's own process runs no job: torch there would only
     # delay the first job by its import time.
-    code = ("import sys, train\n"
+    code = ("import sys\n"
+            "from mario_exp.cli import train\n"
             "from mario_exp.config.preflight import compose_jobs\n"
             "train.register_schema()\n"
             "try:\n"
