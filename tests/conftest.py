@@ -35,7 +35,7 @@ TIERS = {
     "test_resume_conflicts.py": "unit",
     "test_sample_efficient_agent.py": "unit",
     "test_bad_input.py": "unit",        # its two train.py runs are marked e2e
-    "test_bad_input_more.py": "unit",   # its train.py runs are e2e (marked, or by smoke_run)
+    "test_bad_input_more.py": "unit",   # its train.py runs are e2e (marked, or by a smoke run fixture)
     "test_envs.py": "integration",
     "test_gym_env.py": "integration",
     # analyze.py's main() in process, on synthetic run folders (1 to 3 s each): a few of
