@@ -1,10 +1,13 @@
 """Shared fixtures (real training runs on the real emulator, at the smoke budget, made once a
 session) and the test tiers.
 
-Every test gets one tier marker, from its file (TIERS) or, when it asks for a fixture that
-does more than its file's tier (FIXTURE_TIERS), from that fixture: the slower of the two.
-    unit         in process: maths, configs, the analysis on synthetic data; no emulator
-    integration  the real emulator, tmp folders, in process (or a helper process that records)
+Every test gets one tier marker, the slowest of its file's (TIERS), those of the fixtures it
+asks for (FIXTURE_TIERS) and its own mark, where a test in a faster file marks itself
+(`@pytest.mark.e2e` on the one subprocess test among in-process ones). A mark only raises a
+test's tier: one below what its file or fixtures make it would put it in two tiers.
+    unit         in process: maths, configs, the analysis's parts on synthetic data; no emulator
+    integration  in process but heavier: the real emulator, tmp folders (or a helper process
+                 that records), the whole analysis command on synthetic run folders
     e2e          subprocesses as a user runs them: train.py runs, signals, launchers, servers
 `make test-fast` runs `pytest -m unit`; `make test` runs every tier. A file missing from the
 table counts as e2e until it is placed, so it never slows the fast tier by accident.
@@ -34,15 +37,17 @@ TIERS = {
     "test_prioritized_replay.py": "unit",
     "test_resume_conflicts.py": "unit",
     "test_sample_efficient_agent.py": "unit",
+    "test_bad_input.py": "unit",        # its two train.py runs are marked e2e
+    "test_bad_input_more.py": "unit",   # its train.py runs are e2e (marked, or by a smoke run fixture)
     "test_envs.py": "integration",
     "test_gym_env.py": "integration",
-    "test_analysis_cli.py": "e2e",
-    "test_analysis_evals.py": "e2e",    # 3 of its 5 tests run analyze.py in a subprocess
+    # analyze.py's main() in process, on synthetic run folders (1 to 3 s each): a few of
+    # their tests run the command in a subprocess, marked e2e.
+    "test_analysis_cli.py": "integration",
+    "test_analysis_evals.py": "integration",
+    "test_analysis_reliability.py": "integration",
     "test_analysis_e2e.py": "e2e",
-    "test_analysis_reliability.py": "e2e",
     "test_async_update.py": "e2e",
-    "test_bad_input.py": "e2e",
-    "test_bad_input_more.py": "e2e",
     "test_entry_points.py": "e2e",
     "test_help.py": "e2e",
     "test_evaluation.py": "e2e",
@@ -61,19 +66,34 @@ FIXTURE_TIERS = {
     "smoke_run": "e2e",            # the session's train.py runs, below
     "smoke_sweep": "e2e",
     "smoke_sample_efficient_run": "e2e",  # main's smoke run with the sample-efficient options
+    "smoke_run_150": "e2e",
 }
 
 
-def tier_of(file_name: str, fixtures: list[str]) -> str:
+def tier_of(file_name: str, fixtures: list[str], marks: tuple[str, ...] = ()) -> str:
+    """The test's tier: the slowest of its file's, its fixtures' and its own tier marks."""
     tiers = [TIERS.get(file_name, "e2e")] + [FIXTURE_TIERS[f] for f in fixtures if f in FIXTURE_TIERS]
-    return max(tiers, key=TIER_ORDER.index)
+    return max(tiers + [m for m in marks if m in TIER_ORDER], key=TIER_ORDER.index)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        tier = tier_of(item.path.name, list(getattr(item, "fixturenames", ())))
-        item.add_marker(getattr(pytest.mark, tier))
+        marks = tuple(m.name for m in item.iter_markers() if m.name in TIER_ORDER)
+        tier = tier_of(item.path.name, list(getattr(item, "fixturenames", ())), marks)
+        if any(m != tier for m in marks):
+            raise pytest.UsageError(f"{item.nodeid}: marked {', '.join(marks)}, but its file or fixtures make "
+                                    f"it {tier}; a tier mark can only raise a test's tier")
+        if tier not in marks:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as this process's working directory, for a command run in process: its default
+    folders (outputs/...) are relative to the folder it runs in, as a user's would be."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +103,17 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_train(["experiment=smoke", "seed=7"], cwd)
     assert result.returncode == 0, result.stderr
     return single_run_dir(cwd)
+
+
+@pytest.fixture(scope="session")
+def smoke_run_150(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """smoke_run's command with trainer.total_steps=150: a finished run whose checkpoint (of
+    step 150, before the first evaluation) tests damage or continue. Copy it first."""
+    run_dir = tmp_path_factory.mktemp("smoke_run_150") / "run"
+    result = run_train(["experiment=smoke", "seed=7", "trainer.total_steps=150", f"hydra.run.dir={run_dir}"],
+                       run_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return run_dir
 
 
 @pytest.fixture(scope="session")

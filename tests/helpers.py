@@ -1,16 +1,24 @@
-"""Helpers the tests share: run train.py as a user does, find the run folder it made."""
+"""Helpers the tests share: run train.py as a user does, find the run folder it made, and act
+on a running trainer at moments it announces itself (no polling of files)."""
 from __future__ import annotations
 
 import csv
+import os
+import queue
+import select
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Iterable, Optional
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.config.schema import Config, register_schema, to_config
+from mario_exp.rundir.atomic import temp_path
 from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODES_CSV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +33,144 @@ def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Co
     """`python train.py ARGS` in `cwd`, as a user runs it; outputs land in cwd/outputs."""
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class LineStream:
+    """The lines another process writes, read by a thread as they come: a test blocks until
+    the process announces a moment (a progress line at some step) instead of polling files for
+    signs of it, which on a loaded machine can miss the moment or see it late."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[Optional[str]] = queue.Queue()
+        self._closed = False
+
+    def _pump(self, stream: Iterable[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)  # the writer closed its end
+
+    def wait_for(self, text: str, timeout: float = 600) -> bool:
+        """Block until a line holding `text` comes: True; False if the writer closes first."""
+        deadline = time.monotonic() + timeout
+        while not self._closed:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} in {timeout} s") from None
+            if line is None:
+                self._closed = True
+            elif text in line:
+                return True
+        return False
+
+
+# How a trainer's progress line starts (mario_exp/rundir/console.py, in Hydra's log format);
+# PROGRESS + "200/400" is the one of step 200 of 400.
+PROGRESS = "[mario_exp.rundir.console][INFO] - step "
+
+
+class TrainProcess:
+    """`python train.py ARGS` started in `cwd`; its stdout (the log and its progress lines,
+    "step N/TOTAL ...", written before that step's evaluation and checkpoint) is a LineStream."""
+
+    def __init__(self, args: list[str], cwd: Path, **popen: object) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+        self.stdout = LineStream()
+        self._stderr: list[str] = []
+        self._readers = [threading.Thread(target=self.stdout._pump, args=(self.proc.stdout,), daemon=True),
+                         threading.Thread(target=self._stderr.extend, args=(self.proc.stderr,), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, and wait until it is dead."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def wait(self, timeout: float = 600) -> tuple[int, str]:
+        """Wait for the end: the exit status and all it wrote to stderr."""
+        status = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=60)
+        return status, "".join(self._stderr)
+
+
+class FifoLines(LineStream):
+    """A FIFO made at `path` before a process opens that file to write: a launcher job's
+    train.log, the one place a job in a process of the launcher's says how far it is. The job
+    blocks opening it until the reading thread does, then each line reaches the test as the
+    job writes it. close() turns the FIFO into the log file it stood for."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with open(self.path, encoding="utf-8") as stream:  # returns once a writer opens it
+            self._pump(stream)
+
+    def close(self) -> None:
+        """Once the command is over: a regular file of what was read in the FIFO's place, which
+        a rerun appends to as to any log (a FIFO without a reader would block it). A worker
+        process of the launcher that outlives the command and still holds the FIFO open
+        writes on into the reading thread."""
+        self.path.unlink()
+        self.path.write_text("".join(self.lines), encoding="utf-8")
+
+
+class CheckpointTrap:
+    """A FIFO in place of checkpoints/.last.pt.tmp, the file a trainer writes its next
+    checkpoint into before renaming it over last.pt (mario_exp/rundir/atomic.py). The test holds
+    its reading end, so the first bytes to come tell it the trainer is writing a checkpoint,
+    a moment too short on a loaded machine to catch by polling for the file; and the trainer,
+    whose checkpoint is larger than a pipe holds, cannot finish that write until it is read."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = temp_path(run_dir / "checkpoints" / "last.pt")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)  # what an earlier kill mid-write left
+        os.mkfifo(self.path)
+        # Opened now, without waiting for a writer, so that the trainer's open() returns at once.
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+
+    def kill_mid_write(self, train: TrainProcess, timeout: float = 600) -> bool:
+        """SIGKILL `train` as soon as it has begun writing a checkpoint, then leave in the
+        FIFO's place what a kill mid-write leaves: a regular file of the bytes written so far.
+        False (and no file) if the process ended without writing one."""
+        exited = os.pidfd_open(train.pid)   # readable once the process has ended
+        try:
+            ready, _, _ = select.select([self._fd, exited], [], [], timeout)
+            assert ready, f"no checkpoint written in {timeout} s"
+            written = self._fd in ready
+            if written:
+                train.kill()
+            data = bytearray()
+            while written:          # the rest of what it wrote, up to the end a dead writer leaves
+                chunk = os.read(self._fd, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(exited)
+            os.close(self._fd)
+        self.path.unlink()
+        if written:
+            self.path.write_bytes(bytes(data))
+        return written
 
 
 def single_run_dir(cwd: Path) -> Path:

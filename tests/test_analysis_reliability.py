@@ -1,6 +1,8 @@
 """analyze.py on run folders that lie or trap (issue 15): a status that says running for a
-run no process holds, numbers no run reaches, files that are not files. Each runs the real
-command in a subprocess; none may print a traceback or hang."""
+run no process holds, numbers no run reaches, files that are not files. None may print a
+traceback or hang. Each runs the command's main() in this process but the FIFO case, which runs
+the real command in a subprocess: if reading a FIFO blocked, the subprocess's timeout would end
+the test, where a hang in this process would stop the whole suite."""
 from __future__ import annotations
 
 import json
@@ -9,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mario_exp.analysis.stats import bootstrap_ci
 from mario_exp.rundir.final_window import final_window
 from mario_exp.rundir.lock import RunLock
-from tests.test_analysis_cli import add_run, analyze
+from tests.test_analysis_cli import add_run, analyze, analyze_in_a_subprocess
 
 
 def test_a_running_status_no_process_holds_is_reported_as_stopped(tmp_path: Path) -> None:
@@ -45,6 +48,7 @@ def test_an_infinite_budget_in_status_json_is_no_traceback(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.e2e
 def test_a_fifo_in_place_of_a_runs_files_does_not_hang(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs"
     add_run(outputs, "0", [])
@@ -52,7 +56,7 @@ def test_a_fifo_in_place_of_a_runs_files_does_not_hang(tmp_path: Path) -> None:
     for name in ("episodes.csv", "evals.csv", "status.json"):
         (run / name).unlink(missing_ok=True)
         os.mkfifo(run / name)
-    proc = analyze(cwd=tmp_path)   # its timeout (120 s) fails the test if reading blocks
+    proc = analyze_in_a_subprocess(cwd=tmp_path)   # its timeout (120 s) fails the test if reading blocks
     assert proc.returncode == 0, proc.stderr
     assert "status.json unreadable (status.json is not a regular file)" in proc.stderr
     assert "episodes.csv unreadable (not a regular file)" in proc.stderr

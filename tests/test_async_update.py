@@ -28,6 +28,12 @@ def async_and_sync_runs(args: list[str], tmp_path: Path) -> list[Path]:
     return runs
 
 
+@pytest.fixture(scope="module")
+def greedy_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """SMOKE_GREEDY with agent.async_update=true (the default), then false; read only."""
+    return async_and_sync_runs(SMOKE_GREEDY, tmp_path_factory.mktemp("greedy"))
+
+
 def last_agent(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["agent"]
 
@@ -93,20 +99,20 @@ def test_with_an_update_every_step_async_changes_nothing_but_when_losses_are_log
     assert all(torch.equal(online[0][name], online[1][name]) for name in online[0])
 
 
-def test_with_steps_between_updates_async_acts_on_other_weights(tmp_path: Path) -> None:
+def test_with_steps_between_updates_async_acts_on_other_weights(greedy_runs: list[Path]) -> None:
     """The same run with learn_every=3 plays other episodes: the lag is real, not a no-op."""
-    agents = [last_agent(run) for run in async_and_sync_runs(SMOKE_GREEDY, tmp_path)]
+    agents = [last_agent(run) for run in greedy_runs]
     assert agents[0]["learn_steps"] == agents[1]["learn_steps"]
     assert any(not torch.equal(agents[0]["online"][name], agents[1]["online"][name])
                for name in agents[0]["online"])
 
 
-def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(tmp_path: Path) -> None:
+def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(greedy_runs: list[Path],
+                                                                           tmp_path: Path) -> None:
     """Stopped at step 199, between update 198 and the next: the checkpoint keeps the acting
     weights from before update 198 and its loss, not yet logged, so going on to step 400
     gives the episodes (losses included) and the weights of an uninterrupted greedy run."""
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    assert run_train([*SMOKE_GREEDY, f"hydra.run.dir={whole}"], tmp_path).returncode == 0
+    whole, split = greedy_runs[0], tmp_path / "split"   # whole: async updates, as here
     for budget in (199, 400):
         result = run_train([*SMOKE_GREEDY, f"trainer.total_steps={budget}", f"hydra.run.dir={split}"], tmp_path)
         assert result.returncode == 0, result.stderr

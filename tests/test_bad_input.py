@@ -1,12 +1,23 @@
-"""Bad overrides exit non-zero with one line naming the key and what is allowed, print no
-traceback, and leave no run folder behind."""
+"""Bad overrides are refused before anything runs, in one line naming the key and what is
+allowed, and leave nothing behind.
+
+Each case goes through the composer in this process (compose_jobs, the check train.py makes
+before any job starts): it raises ConfigError, whose text is the whole line, and writes
+nothing. That train.py prints that line as `train.py: error: <line>`, alone on stderr, and exits
+with status 2 leaving no run folder is checked end to end once for each way an error reaches
+it: from the composer, and from the hardware check (which loads torch in the command process)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
-from tests.helpers import run_train
+from mario_exp.agent.ddqn import bf16_supported
+from mario_exp.cli.train import check_hardware_requests
+from mario_exp.config.preflight import compose_jobs
+from mario_exp.config.schema import ConfigError
+from tests.helpers import CONF, run_train
 
 CASES = [
     # (arguments, words the one line must contain)
@@ -74,43 +85,80 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("args,words", CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_bad_override_is_one_clear_line(tmp_path: Path, args: list[str], words: list[str]) -> None:
-    result = run_train(args, tmp_path, timeout=120)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("train.py: error: ")
+def refusal(args: list[str], workdir: Path) -> str:
+    """The one line compose_jobs(args) refuses them with; it must have written nothing."""
+    with pytest.raises(ConfigError) as caught:
+        compose_jobs(args, CONF)
+    assert not any(workdir.iterdir()), list(workdir.iterdir())
+    line = str(caught.value)
+    assert line and "\n" not in line, line
+    return line
+
+
+def assert_refused(args: list[str], words: list[str], workdir: Path) -> None:
+    line = refusal(args, workdir)
     for word in words:
-        assert word in lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert not (tmp_path / "outputs").exists()
+        assert word in line, line
 
 
-def test_missing_cuda_is_a_config_error(tmp_path: Path) -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU, so trainer.device=cuda is valid here")
-    result = run_train(["experiment=smoke", "trainer.device=cuda"], tmp_path, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip() == ("train.py: error: trainer.device='cuda': no CUDA device is "
-                                     "available here; use auto or cpu")
-    assert not (tmp_path / "outputs").exists()
+def assert_train_py_refuses(args: list[str], line: str, tmp_path: Path) -> None:
+    """`python train.py ARGS` exits 2 with exactly `train.py: error: LINE` and writes nothing."""
+    result = run_train(args, tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"train.py: error: {line}\n"
+    assert "Traceback" not in result.stdout
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
 
 
-def test_bf16_without_bf16_units_is_a_config_error(tmp_path: Path) -> None:
-    import torch
+@pytest.mark.parametrize("args,words", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_override_is_one_clear_line(workdir: Path, args: list[str], words: list[str]) -> None:
+    assert_refused(args, words, workdir)
 
-    from mario_exp.agent.ddqn import bf16_supported
 
-    if bf16_supported(torch.device("cpu")):
-        pytest.skip("this CPU has bf16 units, so trainer.precision=bf16 is valid here")
-    result = run_train(["experiment=smoke", "trainer.device=cpu", "trainer.precision=bf16"], tmp_path, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip() == ("train.py: error: trainer.precision='bf16': this CPU has no bf16 "
-                                     "units; use auto or fp32")
-    assert not (tmp_path / "outputs").exists()
+@pytest.mark.e2e
+def test_train_py_prints_the_composers_line_and_exits_2(workdir: Path) -> None:
+    """End to end, once: a sweep with one bad job stops before the first job starts."""
+    args = ["-m", "experiment=smoke", "env.world=1,9"]
+    assert_train_py_refuses(args, refusal(args, workdir), workdir)
+
+
+def test_outputs_that_is_a_file_is_refused_before_anything_starts(workdir: Path) -> None:
+    (workdir / "outputs").write_text("a file where the outputs folder should be")
+    with pytest.raises(ConfigError) as caught:
+        compose_jobs(["experiment=smoke"], CONF)
+    assert "cannot create run folders there" in str(caught.value) and "hydra.run.dir=outputs/runs/" in str(caught.value)
+    assert [p.name for p in workdir.iterdir()] == ["outputs"] and (workdir / "outputs").is_file()
+
+
+# (overrides, whether this machine has what they ask for, the one line when it has not)
+HARDWARE = {
+    "cuda": (["experiment=smoke", "trainer.device=cuda"], torch.cuda.is_available,
+             "trainer.device='cuda': no CUDA device is available here; use auto or cpu"),
+    "bf16": (["experiment=smoke", "trainer.device=cpu", "trainer.precision=bf16"],
+             lambda: bf16_supported(torch.device("cpu")),
+             "trainer.precision='bf16': this CPU has no bf16 units; use auto or fp32"),
+}
+
+
+@pytest.mark.parametrize("need", sorted(HARDWARE))
+def test_hardware_this_machine_lacks_is_a_config_error(need: str) -> None:
+    args, available, expected = HARDWARE[need]
+    if available():
+        pytest.skip(f"this machine has what {args[-1]} asks for, so it is valid here")
+    with pytest.raises(ConfigError) as caught:
+        check_hardware_requests(compose_jobs(args, CONF))
+    assert str(caught.value) == expected
+
+
+@pytest.mark.e2e
+def test_train_py_refuses_missing_hardware_in_one_line(tmp_path: Path) -> None:
+    """End to end, once: the check loads torch in the command process, and nothing torch
+    prints there may add to the one line."""
+    unmet = [(args, expected) for args, available, expected in HARDWARE.values() if not available()]
+    if not unmet:
+        pytest.skip("this machine has a CUDA device and bf16 units: no hardware request to refuse")
+    args, expected = unmet[0]
+    assert_train_py_refuses(args, expected, tmp_path)
 
 
 OPTUNA_CASES = [
@@ -124,7 +172,7 @@ OPTUNA_CASES = [
 
 
 @pytest.mark.parametrize("args,words", OPTUNA_CASES, ids=[" ".join(a) for a, _ in OPTUNA_CASES])
-def test_bad_search_space_is_one_clear_line(tmp_path: Path, args: list[str], words: list[str]) -> None:
+def test_bad_search_space_is_one_clear_line(workdir: Path, args: list[str], words: list[str]) -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
                         reason="the optuna extra is not installed (pip install -e '.[optuna]')")
-    test_bad_override_is_one_clear_line(tmp_path, args, words)
+    assert_refused(args, words, workdir)

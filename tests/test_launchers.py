@@ -1,6 +1,7 @@
-"""Sweeps through the real joblib and submitit launchers, and an Optuna search: jobs run in
-other processes, land in the same outputs/ layout, resume the same way, and train.py still
-reports every failed job once all have run."""
+"""Sweeps through the real joblib, submitit and Ray launchers (Ray's only where its extra is
+installed), and an Optuna search: jobs run in other processes, land in the same outputs/
+layout, resume the same way, and train.py still reports every failed job once all have run.
+The signal tests act when a job's own log (a FIFO in place of its train.log) says how far it is."""
 from __future__ import annotations
 
 import json
@@ -8,14 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mario_exp.rundir.final_window import final_metrics
-from tests.helpers import REPO, episodes_without_clock, run_train
+from tests.helpers import PROGRESS, REPO, FifoLines, TrainProcess, episodes_without_clock, run_train
+from tests.test_analysis_cli import analyze
 
 SMOKE = ["experiment=smoke", "seed=7"]
 # The emulator in a process of its own, started from the launcher's worker process (loky's
@@ -26,6 +27,13 @@ DIVERGING_AND_HEALTHY = ["agent.lr=1e30,0.00025"]
 LAUNCHERS = {
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
     "submitit_local": ["hydra/launcher=submitit_local"],
+    # A local Ray instance of 2 CPUs, started by the launcher; the jobs run in its workers.
+    "ray": ["hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2"],
+}
+# Launchers of an optional extra: (their Hydra plugin's module, why the test is skipped without it).
+OPTIONAL = {
+    "ray": ("hydra_plugins.hydra_ray_launcher", "the ray extra is not installed (pip install -e '.[ray]', "
+                                                "about 240 MB)"),
 }
 
 
@@ -36,6 +44,9 @@ def status(run_dir: Path) -> dict:
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 def test_sweep_through_a_launcher_lands_in_outputs_and_reports_its_failed_job(
         launcher: str, smoke_run: Path, tmp_path: Path) -> None:
+    if launcher in OPTIONAL:
+        module, reason = OPTIONAL[launcher]
+        pytest.importorskip(module, reason=reason)
     args = ["-m", *LAUNCHERS[launcher], *SMOKE, *IN_A_WORKER, *DIVERGING_AND_HEALTHY]
     result = run_train(args, tmp_path)
     # The failure happened in another process; it is still one line, and the exit status.
@@ -65,16 +76,15 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
     the job is started again with the same overrides in the same folder."""
     sweep = tmp_path / "sweep"
     args = ["-m", *LAUNCHERS["submitit_local"], *SMOKE, "agent.lr=0.00025", f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir = sweep / "0_agent.lr=0.00025,experiment=smoke,seed=7"
-    while not (run_dir / "status.json").exists() or status(run_dir)["env_step"] < 100:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
+    job_log = FifoLines(run_dir / "train.log")   # the job's own log, as it writes it
+    proc = TrainProcess(args, tmp_path)
+    assert job_log.wait_for(PROGRESS + "100/400")   # training, 300 steps before its end
     job_pid, = [int(p.name) for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]
     os.kill(job_pid, signal.SIGTERM)   # the local executor's job id is its process id
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    returncode, stderr = proc.wait(timeout=300)
+    job_log.close()
+    assert returncode == 128 + signal.SIGTERM, stderr
     line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
     assert line.startswith("train.py: interrupted by SIGTERM at step ") and f"hydra.sweep.dir={sweep}" in line
     assert status(run_dir)["status"] == "interrupted"
@@ -88,17 +98,16 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
 def test_ctrl_c_stops_a_parallel_sweep_after_its_running_jobs_checkpoint(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", *LAUNCHERS["joblib"], "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    job_logs = [FifoLines(sweep / f"{n}_experiment=smoke,seed={n + 1}" / "train.log") for n in (0, 1)]
+    proc = TrainProcess(args, tmp_path, start_new_session=True)
     # Both running jobs are past their start (signal handlers installed) before the signal.
-    while sum(status(p)["env_step"] >= 100 for p in sweep.glob("*/")
-              if (p / "status.json").exists() and (p / "status.json").read_text()) < 2:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
+    for job_log in job_logs:
+        assert job_log.wait_for(PROGRESS + "100/400")
     os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C: the whole process group
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 128 + signal.SIGINT
+    returncode, stderr = proc.wait(timeout=300)
+    for job_log in job_logs:
+        job_log.close()
+    assert returncode == 128 + signal.SIGINT, stderr
     line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
     assert line.startswith("train.py: interrupted by SIGINT") and f"hydra.sweep.dir={sweep}" in line
     jobs = {p.name.split("_", 1)[0]: p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")}
@@ -154,8 +163,7 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     assert len(optuna.load_study(study_name="mario_x_pos", storage=storage).trials) == 6
 
     # The analysis reads the trials like any sweep: one configuration each.
-    analysis = subprocess.run([sys.executable, str(REPO / "analyze.py"), str(sweep), "--out",
-                               str(tmp_path / "analysis")], cwd=tmp_path, capture_output=True, text=True)
+    analysis = analyze(sweep, "--out", tmp_path / "analysis", cwd=tmp_path)
     assert analysis.returncode == 0, analysis.stderr
     per_run = (tmp_path / "analysis" / "per_run.csv").read_text().splitlines()
     assert len(per_run) == 1 + 4
@@ -169,7 +177,8 @@ def test_the_command_process_loads_torch_only_to_check_a_bf16_or_cuda_request(
         overrides: list[str], loads_torch: bool) -> None:
     # Under joblib, submitit and ray, train.py's own process runs no job: torch there would only
     # delay the first job by its import time.
-    code = ("import sys, train\n"
+    code = ("import sys\n"
+            "from mario_exp.cli import train\n"
             "from mario_exp.config.preflight import compose_jobs\n"
             "train.register_schema()\n"
             "try:\n"

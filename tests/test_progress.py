@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.helpers import REPO, run_train
 
 ARGS = ["experiment=smoke", "trainer.total_steps=200", "trainer.eval_every=null"]
-LINE = re.compile(r"\[mario_exp\.progress\]\[INFO\] - step (\d+)/200  [\d.]+ steps/s  episodes \d+  "
+LINE = re.compile(r"\[mario_exp\.rundir\.console\]\[INFO\] - step (\d+)/200  [\d.]+ steps/s  episodes \d+  "
                   r"last x_pos (\d+|-)  epsilon [\d.]+  loss (-|[\d.]+)  ETA \d+:\d\d:\d\d$")
 
 

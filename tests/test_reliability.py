@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -20,8 +20,8 @@ import torch
 
 from mario_exp.rundir.lock import RunFolderError, RunLock, is_live
 from mario_exp.training.checkpoint import CheckpointError, load_checkpoint
-from tests.helpers import REPO, episodes_without_clock, run_train
-from tests.test_resume import kill_when, start_train, status
+from tests.helpers import PROGRESS, REPO, TrainProcess, episodes_without_clock, run_train
+from tests.test_resume import status
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
@@ -63,17 +63,22 @@ def test_a_second_trainer_on_a_live_run_is_refused_and_changes_nothing(smoke_run
     leaves every file as it was; the holder goes on to write the same run as ever."""
     run_dir = tmp_path / "run"
     args = [*SMOKE, f"hydra.run.dir={run_dir}"]
-    first = start_train(args, tmp_path)
-    while not (run_dir / "status.json").exists():
-        assert first.poll() is None, first.stderr.read()
-        time.sleep(0.05)
-    assert is_live(run_dir) is True
-    second = run_train(args, tmp_path)
-    assert first.poll() is None, "the first run ended before the second was refused"
+    first = TrainProcess(args, tmp_path)
+    assert first.stdout.wait_for(PROGRESS + "100/400")   # training, so holding the folder
+    # Stopped (SIGSTOP) while the second one tries, it cannot finish first, however slow
+    # the second one's start is on a loaded machine; it still holds the lock.
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        assert is_live(run_dir) is True
+        second = run_train(args, tmp_path)
+        assert first.running(), "the first run ended before the second was refused"
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     line = one_error_line(second)
     assert f"{run_dir}: in use by pid {first.pid} on {socket.gethostname()}, since " in line
     assert "hydra.run.dir=" in line
-    assert first.wait(timeout=600) == 0, first.stderr.read()
+    returncode, stderr = first.wait()
+    assert returncode == 0, stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
     assert is_live(run_dir) is False
 
@@ -83,11 +88,13 @@ def test_the_lock_of_a_killed_trainer_does_not_block_its_resume(smoke_run: Path,
     the run is not live, and the rerun resumes it."""
     run_dir = tmp_path / "run"
     args = [*SMOKE, "trainer.checkpoint_every=150", f"hydra.run.dir={run_dir}"]
-    proc = start_train(args, tmp_path)
-    assert kill_when(proc, (run_dir / "checkpoints" / "last.pt").exists)
+    proc = TrainProcess(args, tmp_path)
+    assert proc.stdout.wait_for(PROGRESS + "200/400")   # after its checkpoint at 150
+    proc.kill()
     assert json.loads((run_dir / "run.lock").read_text())["pid"] == proc.pid
     state = status(run_dir)
     assert state["status"] == "running" and state["pid"] == proc.pid and state["host"] == socket.gethostname()
+    assert state["checkpoint_step"] is not None
     assert is_live(run_dir) is False
     result = run_train(args, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -178,11 +185,11 @@ def damage(path: Path, record: str, size: int, rng: np.random.Generator) -> None
 
 
 @pytest.mark.parametrize("record", ["largest", "data.pkl"])
-def test_a_checkpoint_damaged_after_writing_is_refused(tmp_path: Path, record: str) -> None:
+def test_a_checkpoint_damaged_after_writing_is_refused(smoke_run_150: Path, tmp_path: Path, record: str) -> None:
     """64 KB of random bytes in the replay (or the pickle of the checkpoint's structure) would
     load under weights_only and change the resumed run; the CRC-32 of each record catches it."""
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     damage(checkpoint, record, 65536, np.random.default_rng(15))
     before = snapshot(run_dir)

@@ -5,14 +5,13 @@ does what is missing; checkpoints that cannot be trusted are refused in one line
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import random
+import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
@@ -20,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mario_exp.rundir.atomic import write_atomic
 from mario_exp.training.trainer import CHECKPOINT_VERSION
-from tests.helpers import REPO, SAMPLE_EFFICIENT, episodes_without_clock, run_train
+from tests.helpers import PROGRESS, SAMPLE_EFFICIENT, CheckpointTrap, TrainProcess, episodes_without_clock, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
@@ -28,26 +27,6 @@ SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 def evals_without_clock(run_dir: Path) -> list[str]:
     """evals.csv minus wall_time."""
     return [line.rsplit(",", 1)[0] for line in (run_dir / "evals.csv").read_text().splitlines()]
-
-
-def start_train(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def kill_when(proc: subprocess.Popen, condition: Callable[[], bool], timeout: float = 300) -> bool:
-    """SIGKILL `proc` as soon as `condition` holds; False if it exited first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        if condition():
-            proc.kill()
-            proc.wait()
-            return True
-        time.sleep(0.002)
-    proc.kill()
-    raise AssertionError("the kill condition never held")
 
 
 def status(run_dir: Path) -> dict:
@@ -60,43 +39,52 @@ def status(run_dir: Path) -> dict:
 def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str], reference: str,
                                                               request: pytest.FixtureRequest,
                                                               tmp_path: Path) -> None:
-    """Several kills of one run (before its first checkpoint, just after checkpoints, during a
-    checkpoint write, at a random moment), each followed by a rerun of the same command; with
-    prioritized replay too, whose priorities and pending updates the checkpoint must carry."""
+    """Several kills of one run (while it writes its first checkpoint, just after checkpoints,
+    during a later checkpoint write, at a random moment), each followed by a rerun of the same
+    command; with prioritized replay too, whose priorities and pending updates the checkpoint
+    must carry. Each kill but the random one comes at a moment the trainer itself marks: the
+    bytes of a checkpoint arriving in a FIFO, or its progress line."""
     smoke_run = request.getfixturevalue(reference)
     run_dir = tmp_path / "run"
-    args = [*SMOKE, *options, "trainer.checkpoint_every=37", f"hydra.run.dir={run_dir}"]
+    # The progress line of every 38th step comes 1 to 10 steps after the checkpoint at the
+    # multiple of 37 below it (38k - 37k = k): the trainer saying a checkpoint was just written.
+    args = [*SMOKE, *options, "trainer.checkpoint_every=37", "trainer.log_every=38", f"hydra.run.dir={run_dir}"]
     checkpoint = run_dir / "checkpoints" / "last.pt"
     partial = run_dir / "checkpoints" / ".last.pt.tmp"
     rng = random.Random(2026)
 
-    def after_next_checkpoint() -> Callable[[], bool]:
-        seen = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
-        delay = rng.uniform(0.0, 0.3)
-        fired: list[float] = []
+    def during_a_checkpoint_write() -> bool:
+        trap = CheckpointTrap(run_dir)     # in place before the trainer starts
+        return trap.kill_mid_write(TrainProcess(args, tmp_path))
 
-        def condition() -> bool:
-            if not fired and checkpoint.exists() and checkpoint.stat().st_mtime_ns != seen:
-                fired.append(time.monotonic() + delay)
-            return bool(fired) and time.monotonic() >= fired[0]
-        return condition
+    def just_after_a_checkpoint() -> bool:
+        train = TrainProcess(args, tmp_path)
+        if not train.stdout.wait_for(PROGRESS):
+            return False                   # it finished first
+        train.kill()
+        return True
 
-    started, moment = time.monotonic(), rng.uniform(2.0, 5.0)
+    def at_a_random_moment() -> bool:
+        train = TrainProcess(args, tmp_path)
+        try:
+            train.proc.wait(timeout=rng.uniform(2.0, 5.0))
+        except subprocess.TimeoutExpired:
+            train.kill()
+            return True
+        return False
+
     kill_points = [
-        ("before the first checkpoint", lambda: (run_dir / "episodes.csv").exists()),
-        ("just after a checkpoint", after_next_checkpoint),
-        ("during a checkpoint write", lambda: partial.exists()),
-        ("at a random moment", lambda: time.monotonic() - started > moment),
-        ("just after a checkpoint", after_next_checkpoint),
+        ("while writing its first checkpoint", during_a_checkpoint_write),  # none to resume yet
+        ("just after a checkpoint", just_after_a_checkpoint),
+        ("during a checkpoint write", during_a_checkpoint_write),
+        ("at a random moment", at_a_random_moment),
+        ("just after a checkpoint", just_after_a_checkpoint),
     ]
-    killed = []
-    for name, make_condition in kill_points:
-        condition = make_condition() if make_condition is after_next_checkpoint else make_condition
-        started = time.monotonic()
-        if kill_when(start_train(args, tmp_path), condition):
-            killed.append(name)
-    assert len(killed) >= 4, killed       # the run may finish before a late kill point
-    assert "during a checkpoint write" in killed
+    missed = [name for name, kill in kill_points if not kill()]
+    # Each rerun resumes from step 37 at most before the last kill, so only the random kill
+    # (on a fast machine, later than the end of the run) can find the run already finished.
+    assert missed in ([], ["at a random moment"]), missed
+    assert not checkpoint.exists() or torch.load(checkpoint, weights_only=True)["progress"]["step"] < 400
 
     result = run_train(args, tmp_path)    # the last rerun finishes the run
     assert result.returncode == 0, result.stderr
@@ -114,18 +102,20 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str]
     assert steps == [int(row.split(",")[0]) for row in rows]
 
 
-def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path, tmp_path: Path) -> None:
-    """Killed after the evaluation at step 200 but before the checkpoint at 300: the rerun
-    resumes from step 150, drops that evaluation from evals.csv and makes it again, once; the
-    videos and the HParams come out as in a run never interrupted."""
+def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path, smoke_run_150: Path,
+                                                                 tmp_path: Path) -> None:
+    """Killed after the evaluation at step 200, while writing the checkpoint of step 300: the
+    rerun resumes from step 150, drops that evaluation from evals.csv and makes it again, once;
+    evals.csv and the videos come out as in a run never interrupted, the HParams summary once."""
     from tests.test_evaluation import decode
     from tests.test_tensorboard import HPARAMS_TAGS, hparams_summaries
 
     run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run_150, run_dir)   # its checkpoint: step 150, no evaluation yet
+    # Its budget raised to smoke_run's: the next checkpoint it writes is that of step 300.
     args = [*SMOKE, "trainer.checkpoint_every=150", f"hydra.run.dir={run_dir}"]
-    evals = run_dir / "evals.csv"
-    assert kill_when(start_train(args, tmp_path),
-                     lambda: evals.exists() and evals.read_text().count("\n200,") == 2)
+    trap = CheckpointTrap(run_dir)
+    assert trap.kill_mid_write(TrainProcess(args, tmp_path))
     assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["step"] == 150
     assert evals_without_clock(run_dir)[1:] == evals_without_clock(smoke_run)[1:3]
 
@@ -145,13 +135,11 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
 def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     args = [*SMOKE, f"hydra.run.dir={run_dir}"]
-    proc = start_train(args, tmp_path)
-    while not (run_dir / "status.json").exists() or status(run_dir)["env_step"] < 100:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM
+    train = TrainProcess(args, tmp_path)
+    assert train.stdout.wait_for(PROGRESS + "100/400")   # training, 300 steps before its end
+    os.kill(train.pid, signal.SIGTERM)
+    returncode, stderr = train.wait(timeout=120)
+    assert returncode == 128 + signal.SIGTERM, stderr
     line, = stderr.strip().splitlines()
     assert line.startswith("train.py: interrupted by SIGTERM at step ") and "checkpoint saved" in line
     assert f"hydra.run.dir={run_dir}" in line and "Traceback" not in stderr
@@ -173,8 +161,11 @@ def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
     assert run_train([*args, f"hydra.run.dir={whole}"], tmp_path).returncode == 0
     run_dir = tmp_path / "killed"
     checkpoint = run_dir / "checkpoints" / "last.pt"
-    proc = start_train([*args, f"hydra.run.dir={run_dir}"], tmp_path)
-    assert kill_when(proc, checkpoint.exists)
+    train = TrainProcess([*args, f"hydra.run.dir={run_dir}"], tmp_path)
+    # The line of step 200 comes after the checkpoint at 150; the trap is then in place 100
+    # steps and an evaluation before the next, at 300, and the kill comes while it is written.
+    assert train.stdout.wait_for(PROGRESS + "200/400")
+    assert CheckpointTrap(run_dir).kill_mid_write(train)
     saved = torch.load(checkpoint, weights_only=True)["progress"]
     assert saved["step"] == 150 and all(episode["actions"] for episode in saved["episodes"])
     result = run_train([*args, f"hydra.run.dir={run_dir}"], tmp_path)
@@ -184,7 +175,7 @@ def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
 
 def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run, run_dir)   # what SMOKE into run_dir would make
     again = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
     longer = run_train([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
@@ -203,7 +194,7 @@ def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Pat
 
 def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run, run_dir)
     # run.lock names the last process that held the folder, refused or not.
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
     result = run_train([*SMOKE, "action_set=right_run", "env.frame_stack=3",
@@ -234,9 +225,9 @@ def test_resume_without_the_replay_refills_it_before_learning(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
-def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, damage: str) -> None:
+def test_corrupt_checkpoint_is_one_clear_line(smoke_run_150: Path, tmp_path: Path, damage: str) -> None:
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     data = checkpoint.read_bytes()
     checkpoint.write_bytes({"truncated": data[:len(data) // 2], "garbage": b"\x00not a checkpoint" * 50,
@@ -250,11 +241,11 @@ def test_corrupt_checkpoint_is_one_clear_line(smoke_run: Path, tmp_path: Path, d
     assert status(run_dir)["status"] == "finished" and status(run_dir)["env_step"] == 150
 
 
-def test_checkpoint_of_another_format_is_one_clear_line(tmp_path: Path) -> None:
+def test_checkpoint_of_another_format_is_one_clear_line(smoke_run_150: Path, tmp_path: Path) -> None:
     """A checkpoint written by an older mario-exp (format 2: no lagged actor, no n-step
     returns) is refused in one line, and the run folder is left as it was."""
     run_dir = tmp_path / "run"
-    assert run_train([*SMOKE, "trainer.total_steps=150", f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
     payload = torch.load(checkpoint, weights_only=True)
     payload["version"] = 2
@@ -311,9 +302,11 @@ def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_p
 def test_sweep_killed_midway_reruns_only_the_unfinished_jobs(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
-    killed = kill_when(start_train(args, tmp_path),
-                       lambda: any(sweep.glob("1_*/checkpoints/last.pt")))
-    assert killed
+    train = TrainProcess(args, tmp_path)
+    # Hydra's line starting the second job, then that job's line of step 300 (after its
+    # checkpoint at 200): the sweep is killed midway through its second job.
+    assert train.stdout.wait_for("#1 : ") and train.stdout.wait_for(PROGRESS + "300/400")
+    train.kill()
     first = next(sweep.glob("0_*"))
     assert status(first)["status"] == "finished"
     first_checkpoint = (first / "checkpoints" / "last.pt").stat().st_mtime_ns
@@ -336,11 +329,3 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomic(path, fails_midway)
     assert path.read_bytes() == b"good" and list(tmp_path.iterdir()) == [path]
-
-
-def test_unwritable_outputs_fails_before_anything_starts(tmp_path: Path) -> None:
-    (tmp_path / "outputs").write_text("a file where the outputs folder should be")
-    result = run_train(["experiment=smoke"], tmp_path, timeout=120)
-    assert result.returncode == 2
-    line, = result.stderr.strip().splitlines()
-    assert "cannot create run folders there" in line and "hydra.run.dir=outputs/runs/" in line

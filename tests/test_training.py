@@ -97,20 +97,25 @@ def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
     assert drop_clock(again) == drop_clock(first)
 
 
-def test_other_seed_other_episodes(smoke_run: Path, tmp_path: Path) -> None:
-    """Guards the test above against passing because nothing depends on the seed."""
-    result = run_train(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], tmp_path)
+@pytest.fixture(scope="module")
+def one_episode_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`experiment=smoke seed=8 trainer.max_episodes=1`: another seed, stopped after an episode."""
+    cwd = tmp_path_factory.mktemp("one_episode")
+    result = run_train(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], cwd)
     assert result.returncode == 0, result.stderr
-    other = read_episodes(single_run_dir(tmp_path))[0]
+    return single_run_dir(cwd)
+
+
+def test_other_seed_other_episodes(smoke_run: Path, one_episode_run: Path) -> None:
+    """Guards the test above against passing because nothing depends on the seed."""
+    other = read_episodes(one_episode_run)[0]
     first = read_episodes(smoke_run)[0]
     assert (other["env_step"], other["x_pos"], other["reward"]) != \
         (first["env_step"], first["x_pos"], first["reward"])
 
 
-def test_max_episodes_stops_early(tmp_path: Path) -> None:
-    result = run_train(["experiment=smoke", "trainer.max_episodes=1"], tmp_path)
-    assert result.returncode == 0, result.stderr
-    run_dir = single_run_dir(tmp_path)
+def test_max_episodes_stops_early(one_episode_run: Path) -> None:
+    run_dir = one_episode_run
     assert len(read_episodes(run_dir)) == 1
     status = json.loads((run_dir / STATUS_JSON).read_text())
     assert status["status"] == FINISHED and status["episodes"] == 1 and status["env_step"] < 400
