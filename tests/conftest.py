@@ -24,6 +24,7 @@ TIER_ORDER = ["unit", "integration", "e2e"]
 TIERS = {
     "test_agent.py": "unit",
     "test_tiers.py": "unit",
+    "test_layout.py": "unit",
     "test_analysis_plots.py": "unit",
     "test_analysis_runs.py": "unit",
     "test_analysis_scores.py": "unit",

@@ -17,6 +17,7 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+from mario_exp.config.resumable import flatten_config, resume_conflicts
 from mario_exp.rundir.atomic import write_atomic
 from mario_exp.rundir.console import make_progress
 from mario_exp.rundir.contract import (
@@ -43,7 +44,6 @@ from mario_exp.rundir.contract import (
 )
 from mario_exp.rundir.final_window import final_metrics
 from mario_exp.rundir.lock import RunFolderError, holder
-from mario_exp.training.checkpoint import CheckpointError, flatten_config, resume_conflicts
 
 
 def _csv_value(value: object) -> object:
@@ -230,7 +230,7 @@ def _why_not_rebuildable(run_dir: Path, config: dict[str, Any]) -> Optional[str]
 def resume_logs(run_dir: Path, env_step: int, episodes: int) -> tuple[str, Optional[str]]:
     """The text episodes.csv and evals.csv (None: there is none) are cut back to for a resume
     from a checkpoint at `env_step` after `episodes` episodes, in "\n" line endings. Raises
-    CheckpointError, having written nothing, when a row the cut keeps is not one the trainer
+    RunFolderError, having written nothing, when a row the cut keeps is not one the trainer
     wrote: a resumed run would carry it on as data, and its final metrics would fail."""
     episodes_text = _cut_episodes(run_dir / EPISODES_CSV, env_step, episodes)
     evals_path = run_dir / EVALS_CSV
@@ -243,13 +243,13 @@ def _complete_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
     not), after checking its text and header. The trainer writes plain numbers only, never a
     quoted field, so a row joined back with commas is its line again."""
     if not path.is_file():
-        raise CheckpointError(f"{path}: missing (or not a file), but the run has a checkpoint; the run "
+        raise RunFolderError(f"{path}: missing (or not a file), but the run has a checkpoint; the run "
                               "folder was changed by hand")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise CheckpointError(f"{path}: line {line} is not UTF-8 text; the run folder was changed by "
+        raise RunFolderError(f"{path}: line {line} is not UTF-8 text; the run folder was changed by "
                               "hand (restore the file, or move the folder away to start over)") from None
     # Line by line: a stray quote in a garbled line must not swallow the lines after it.
     # The text after the last "\n" is a row cut mid-write (or nothing); "\r\n" (written by
@@ -257,19 +257,19 @@ def _complete_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
     try:
         rows = [next(csv.reader([line.removesuffix("\r")]), []) for line in text.split("\n")[:-1]]
     except csv.Error as exc:
-        raise CheckpointError(f"{path}: not a CSV file ({exc}); the run folder was changed by hand") from None
+        raise RunFolderError(f"{path}: not a CSV file ({exc}); the run folder was changed by hand") from None
     if not rows or tuple(rows[0]) != header:
-        raise CheckpointError(f"{path}: its first line is not the header {','.join(header)}; the "
+        raise RunFolderError(f"{path}: its first line is not the header {','.join(header)}; the "
                               "run folder was changed by hand")
     return rows
 
 
 def _check_row(path: Path, number: int, row: list[str], record: type) -> list[Any]:
-    """`row` (line `number` of `path`) as the values of `record`'s fields, or CheckpointError."""
+    """`row` (line `number` of `path`) as the values of `record`'s fields, or RunFolderError."""
     columns, optional = fields(record), optional_columns(record)
     where = f"{path}: line {number}"
     if len(row) != len(columns):
-        raise CheckpointError(f"{where} has {len(row)} fields, not {len(columns)}; the run folder was "
+        raise RunFolderError(f"{where} has {len(row)} fields, not {len(columns)}; the run folder was "
                               "changed by hand")
     values: list[Any] = []
     for column, text in zip(columns, row):
@@ -282,7 +282,7 @@ def _check_row(path: Path, number: int, row: list[str], record: type) -> list[An
         except ValueError:
             value = None
         if value is None or not math.isfinite(value):
-            raise CheckpointError(f"{where}: {column.name}={text!r} is not {'an integer' if whole else 'a number'}; "
+            raise RunFolderError(f"{where}: {column.name}={text!r} is not {'an integer' if whole else 'a number'}; "
                                   "the run folder was changed by hand")
         values.append(value)
     return values
@@ -293,13 +293,13 @@ def _cut_episodes(path: Path, env_step: int, episodes: int) -> str:
     its place, ending at or before the checkpoint's step, after the one before it."""
     rows = _complete_rows(path, EPISODE_COLUMNS)
     if len(rows) < episodes + 1:
-        raise CheckpointError(f"{path}: has {len(rows) - 1} episodes, but the checkpoint "
+        raise RunFolderError(f"{path}: has {len(rows) - 1} episodes, but the checkpoint "
                               f"was taken after {episodes}; the run folder was changed by hand")
     last = 0
     for number, row in enumerate(rows[1:episodes + 1], start=2):
         record = EpisodeRecord(*_check_row(path, number, row, EpisodeRecord))
         if record.episode != number - 1 or not last < record.env_step <= env_step:
-            raise CheckpointError(f"{path}: line {number} is not episode {number - 1} (it says episode "
+            raise RunFolderError(f"{path}: line {number} is not episode {number - 1} (it says episode "
                                   f"{record.episode} ending at step {record.env_step}, after step {last}, "
                                   f"checkpoint at {env_step}); the run folder was changed by hand")
         last = record.env_step

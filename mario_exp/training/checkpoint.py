@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pickle
 import zipfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
 import torch
 
-from mario_exp.config.schema import Config
 from mario_exp.rundir.atomic import write_atomic
 from mario_exp.rundir.contract import CHECKPOINT
-
-# Keys a resumed run may change: the budget, intervals, device and threads. Anything else
-# (network, action set, replay, learning hyperparameters, seed) would make it another run.
-RESUMABLE_CHANGES = ("trainer.",)
 
 
 class CheckpointError(Exception):
@@ -107,26 +101,3 @@ def _reason(exc: BaseException) -> str:
         return "it holds objects other than tensors and plain values, which are not loaded"
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"{type(exc).__name__}: {first}" if isinstance(exc, (KeyError, IndexError)) else first
-
-
-def flatten_config(node: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config dict as {"agent.batch_size": 32, ...}."""
-    if isinstance(node, dict):
-        flat: dict[str, Any] = {}
-        for key, value in node.items():
-            flat.update(flatten_config(value, f"{prefix}{key}."))
-        return flat
-    return {prefix[:-1]: node}
-
-
-def resume_conflicts(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """`key: checkpoint X, now Y` for each key that differs and may not change on resume.
-
-    A key the checkpoint does not have (added to the schema since it was written) is no
-    conflict while it holds the schema's default: the options are off by default, so the run
-    goes on as it began, and a study can outlive a schema addition."""
-    before, now, default = flatten_config(saved), flatten_config(current), flatten_config(asdict(Config()))
-    return [f"{key}: checkpoint {before.get(key)!r}, now {now.get(key)!r}"
-            for key in sorted(before.keys() | now.keys())
-            if before.get(key) != now.get(key) and not key.startswith(RESUMABLE_CHANGES)
-            and not (key not in before and key in default and now.get(key) == default[key])]
