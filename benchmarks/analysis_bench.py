@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .synthetic import write_sweep
+from mario_exp.analysis.synthetic import write_sweep
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 5.0
 
 
