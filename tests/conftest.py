@@ -7,7 +7,8 @@ asks for (FIXTURE_TIERS) and its own mark, where a test in a faster file marks i
 test's tier: one below what its file or fixtures make it would put it in two tiers.
     unit         in process: maths, configs, the analysis's parts on synthetic data; no emulator
     integration  in process but heavier: the real emulator, tmp folders (or a helper process
-                 that records), the whole analysis command on synthetic run folders
+                 that records), every bad override through the composer, the whole analysis
+                 command on synthetic run folders
     e2e          subprocesses as a user runs them: train.py runs, signals, launchers, servers
 `make test-fast` runs `pytest -m unit`; `make test` runs every tier. A file missing from the
 table counts as e2e until it is placed, so it never slows the fast tier by accident.
@@ -38,9 +39,12 @@ TIERS = {
     "test_prioritized_replay.py": "unit",
     "test_resume_conflicts.py": "unit",
     "test_sample_efficient_agent.py": "unit",
-    "test_bad_input.py": "unit",        # its two train.py runs are marked e2e
-    "test_bad_input_more.py": "unit",   # its train.py runs are e2e (marked, or by a smoke run fixture)
     "test_envs.py": "integration",
+    # Every bad override through the composer, in process: 72 compositions of about 0.3 s of
+    # CPU each, too many for the unit tier's minute. Their train.py runs are e2e (marked, or
+    # by a smoke run fixture).
+    "test_bad_input.py": "integration",
+    "test_bad_input_more.py": "integration",
     "test_gym_env.py": "integration",
     # analyze.py's main() in process, on synthetic run folders (1 to 3 s each): a few of
     # their tests run the command in a subprocess, marked e2e.
