@@ -112,7 +112,8 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
 
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run_150, run_dir)   # its checkpoint: step 150, no evaluation yet
-    # Its budget raised to smoke_run's: the next checkpoint it writes is that of step 300.
+    # Continued to smoke_run's budget, evaluating as smoke_run does (from step 200): the next
+    # checkpoint it writes is that of step 300.
     args = [*SMOKE, "trainer.checkpoint_every=150", f"hydra.run.dir={run_dir}"]
     trap = CheckpointTrap(run_dir)
     assert trap.kill_mid_write(TrainProcess(args, tmp_path))
