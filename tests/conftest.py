@@ -112,11 +112,12 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_run_150(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """smoke_run's command with trainer.total_steps=150: a finished run whose checkpoint (of
-    step 150, before the first evaluation) tests damage or continue. Copy it first."""
+    """smoke_run's command stopped at step 150, without evaluations (a run evaluates its last
+    step, which smoke_run does not evaluate): its checkpoint is smoke_run's state at step 150,
+    for tests that damage it or continue it (evaluations on, if they like). Copy it first."""
     run_dir = tmp_path_factory.mktemp("smoke_run_150") / "run"
-    result = run_train(["experiment=smoke", "seed=7", "trainer.total_steps=150", f"hydra.run.dir={run_dir}"],
-                       run_dir.parent)
+    result = run_train(["experiment=smoke", "seed=7", "trainer.total_steps=150", "trainer.eval_every=null",
+                        f"hydra.run.dir={run_dir}"], run_dir.parent)
     assert result.returncode == 0, result.stderr
     return run_dir
 

@@ -73,8 +73,6 @@ def test_a_full_disk_is_named_and_keeps_the_last_good_checkpoint(smoke_run_150: 
     ENOSPC as on a full disk: torch.save's own message hid that."""
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run_150, run_dir)
-    # Continued without the evaluations (a trainer.* key a resume may change): only the
-    # checkpoints matter here.
     args = ["experiment=smoke", "seed=7", "trainer.eval_every=null", f"hydra.run.dir={run_dir}"]
     checkpoint = run_dir / "checkpoints" / "last.pt"
     good = checkpoint.read_bytes()

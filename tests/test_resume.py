@@ -106,32 +106,31 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
                                                                  tmp_path: Path) -> None:
     """Killed after the evaluation at step 200, while writing the checkpoint of step 300: the
     rerun resumes from step 150, drops that evaluation from evals.csv and makes it again, once;
-    the evaluations after step 150 and the latest video come out as in a run never
-    interrupted, the HParams summary once."""
+    evals.csv and the videos come out as in a run never interrupted, the HParams summary once."""
     from tests.test_evaluation import decode
     from tests.test_tensorboard import HPARAMS_TAGS, hparams_summaries
 
     run_dir = tmp_path / "run"
-    shutil.copytree(smoke_run_150, run_dir)   # finished at step 150: its checkpoint and its final evaluation
-    at_150 = evals_without_clock(smoke_run_150)  # the header and the evaluation at step 150, kept
-    uninterrupted = evals_without_clock(smoke_run)[1:]  # the evaluations at steps 200 and 400
-    # Its budget raised to smoke_run's: the next checkpoint it writes is that of step 300.
+    shutil.copytree(smoke_run_150, run_dir)   # its checkpoint: step 150, no evaluation yet
+    # Continued to smoke_run's budget, evaluating as smoke_run does (from step 200): the next
+    # checkpoint it writes is that of step 300.
     args = [*SMOKE, "trainer.checkpoint_every=150", f"hydra.run.dir={run_dir}"]
     trap = CheckpointTrap(run_dir)
     assert trap.kill_mid_write(TrainProcess(args, tmp_path))
     assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["step"] == 150
-    assert evals_without_clock(run_dir) == at_150 + uninterrupted[:2]
+    assert evals_without_clock(run_dir)[1:] == evals_without_clock(smoke_run)[1:3]
 
     result = run_train(args, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert evals_without_clock(run_dir) == at_150 + uninterrupted
-    _, frames = decode(run_dir / "videos" / "latest.mp4")
-    _, expected = decode(smoke_run / "videos" / "latest.mp4")
-    assert len(frames) == len(expected)
+    assert evals_without_clock(run_dir) == evals_without_clock(smoke_run)
+    for name in ("best", "latest"):
+        _, frames = decode(run_dir / "videos" / f"{name}.mp4")
+        _, expected = decode(smoke_run / "videos" / f"{name}.mp4")
+        assert len(frames) == len(expected)
     assert [len(v) for v in hparams_summaries(run_dir).values()] == [1] * len(HPARAMS_TAGS)
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
-    assert [e.step for e in events.Scalars("eval/x_pos")] == [150, 200, 400]
+    assert [e.step for e in events.Scalars("eval/x_pos")] == [200, 400]
 
 
 def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: Path) -> None:
