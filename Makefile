@@ -26,17 +26,17 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
-# The unit tier only (tests/conftest.py assigns the tiers): in process, no emulator, for the
-# edit loop.
+# The unit tier only, for the edit loop: in process, no emulator. A test's tier is its folder,
+# so this is `pytest -m unit` without importing the other tiers' modules to deselect them.
 test-fast: setup
-	$(PY) -m pytest -m unit
+	$(PY) -m pytest tests/unit
 
 # ruff check with pyproject.toml's rules (CI runs it before the tests); the venv's pinned ruff.
 lint: setup
 	$(VENV)/bin/ruff check .
 
-# docs/configuration.md, rendered from the schema and conf/ (tests/test_reference.py fails when
-# the committed page is stale).
+# docs/configuration.md, rendered from the schema and conf/ (tests/unit/test_reference.py fails
+# when the committed page is stale).
 docs: setup
 	$(PY) -m mario_exp.config.reference --write
 

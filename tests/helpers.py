@@ -1,8 +1,10 @@
-"""Helpers the tests share: run train.py as a user does, find the run folder it made, and act
-on a running trainer at moments it announces itself (no polling of files)."""
+"""Helpers the tests share: run train.py and play as a user does, find the run folder a run made
+and read what it wrote (CSV files, status, TensorBoard events, videos), and act on a running
+trainer at moments it announces itself (no polling of files)."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import queue
 import select
@@ -13,9 +15,13 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
+import imageio_ffmpeg
+import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from mario_exp.config.schema import Config, register_schema, to_config
 from mario_exp.rundir.atomic import temp_path
@@ -33,6 +39,14 @@ def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Co
     """`python train.py ARGS` in `cwd`, as a user runs it; outputs land in cwd/outputs."""
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_play(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m mario_exp.cli.play ARGS` in `cwd`, headless as on a server."""
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, "-m", "mario_exp.cli.play", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 class LineStream:
@@ -205,6 +219,45 @@ def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 def episodes_without_clock(run_dir: Path) -> list[dict[str, str]]:
     return drop_clock(read_episodes(run_dir))
+
+
+def read_status(run_dir: Path) -> dict:
+    return json.loads((run_dir / "status.json").read_text())
+
+
+HPARAMS_TAGS = (hparams_metadata.EXPERIMENT_TAG, hparams_metadata.SESSION_START_INFO_TAG)
+
+
+def hparams_summaries(run_dir: Path) -> dict[str, list]:
+    """Every HParams summary value in the run folder's event files, by tag."""
+    found: dict[str, list] = {tag: [] for tag in HPARAMS_TAGS}
+    for events in run_dir.glob("events.out.tfevents.*"):
+        for event in EventFileLoader(str(events)).Load():
+            for value in event.summary.value:
+                if value.tag in found:
+                    found[value.tag].append(value)
+    return found
+
+
+def decode_video(path: Path) -> tuple[dict, list[np.ndarray]]:
+    """An MP4's metadata and its frames, as height x width x RGB arrays."""
+    frames = imageio_ffmpeg.read_frames(str(path))
+    meta = next(frames)
+    width, height = meta["size"]
+    return meta, [np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in frames]
+
+
+# The file RunsCodeOnLoad's payload creates: a checkpoint loader that runs a pickle's code
+# leaves it behind.
+CODE_RAN_MARKER = Path("/tmp/mario-exp-unsafe-checkpoint-ran")
+
+
+class RunsCodeOnLoad:
+    """An object whose unpickling runs code (it touches CODE_RAN_MARKER): what a hostile
+    checkpoint would carry, which loading with weights_only must refuse."""
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (CODE_RAN_MARKER,))
 
 
 def compose_config(overrides: list[str]) -> Config:

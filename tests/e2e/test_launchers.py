@@ -4,7 +4,6 @@ layout, resume the same way, and train.py still reports every failed job once al
 The signal tests act when a job's own log (a FIFO in place of its train.log) says how far it is."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,8 +14,8 @@ import pytest
 import yaml
 
 from mario_exp.rundir.final_window import final_metrics
-from tests.helpers import PROGRESS, REPO, FifoLines, TrainProcess, episodes_without_clock, run_train
-from tests.test_analysis_cli import analyze
+from tests.analysis_helpers import analyze
+from tests.helpers import PROGRESS, REPO, FifoLines, TrainProcess, episodes_without_clock, read_status, run_train
 
 SMOKE = ["experiment=smoke", "seed=7"]
 # The emulator in a process of its own, started from the launcher's worker process (loky's
@@ -37,10 +36,6 @@ OPTIONAL = {
 }
 
 
-def status(run_dir: Path) -> dict:
-    return json.loads((run_dir / "status.json").read_text())
-
-
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 def test_sweep_through_a_launcher_lands_in_outputs_and_reports_its_failed_job(
         launcher: str, smoke_run: Path, tmp_path: Path) -> None:
@@ -57,7 +52,7 @@ def test_sweep_through_a_launcher_lands_in_outputs_and_reports_its_failed_job(
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert [p.name.split("_", 1)[0] for p in jobs] == ["0", "1"]
     diverged, healthy = jobs
-    assert status(diverged)["status"] == "failed" and status(healthy)["status"] == "finished"
+    assert read_status(diverged)["status"] == "failed" and read_status(healthy)["status"] == "finished"
     # The emulator ran in its own process inside the launcher's worker (trainer.env_worker),
     # and the run is the same run as with the basic launcher.
     assert episodes_without_clock(healthy) == episodes_without_clock(smoke_run)
@@ -87,11 +82,11 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
     assert returncode == 128 + signal.SIGTERM, stderr
     line, = [x for x in stderr.splitlines() if x.startswith("train.py:")]
     assert line.startswith("train.py: interrupted by SIGTERM at step ") and f"hydra.sweep.dir={sweep}" in line
-    assert status(run_dir)["status"] == "interrupted"
+    assert read_status(run_dir)["status"] == "interrupted"
 
     result = run_train(args, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert status(run_dir)["status"] == "finished"
+    assert read_status(run_dir)["status"] == "finished"
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
 
 
@@ -112,12 +107,12 @@ def test_ctrl_c_stops_a_parallel_sweep_after_its_running_jobs_checkpoint(tmp_pat
     assert line.startswith("train.py: interrupted by SIGINT") and f"hydra.sweep.dir={sweep}" in line
     jobs = {p.name.split("_", 1)[0]: p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")}
     # The two running jobs wrote checkpoints; the third, not started, did not start a run.
-    assert [status(jobs[n])["status"] for n in ("0", "1")] == ["interrupted", "interrupted"]
+    assert [read_status(jobs[n])["status"] for n in ("0", "1")] == ["interrupted", "interrupted"]
     assert not (jobs["2"] / "status.json").exists()
 
     result = run_train(args, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert all(status(p)["status"] == "finished" for p in jobs.values())
+    assert all(read_status(p)["status"] == "finished" for p in jobs.values())
 
 
 def test_exploration_warning_fires_once_for_the_tutorials_decay_and_not_for_linear(
@@ -149,7 +144,7 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     assert result.returncode == 0, result.stderr
     sweep, = (tmp_path / "outputs" / "multirun").glob("*/*")
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
-    assert len(jobs) == 4 and all(status(j)["status"] == "finished" for j in jobs)
+    assert len(jobs) == 4 and all(read_status(j)["status"] == "finished" for j in jobs)
     study = optuna.load_study(study_name="mario_x_pos", storage=storage)
     # Each trial's value is what train.py's task returned: its run's final-window mean x_pos.
     scores = sorted(final_metrics(j / "episodes.csv")["final/x_pos"] for j in jobs)

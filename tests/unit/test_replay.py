@@ -1,84 +1,15 @@
 """The replay buffer rebuilds exactly the stacks the agent saw, across episode boundaries,
 wrap-around and several envs; compressed and raw frames give identical batches; a transition
-costs one frame (~7 KB raw, ~1.2 KB compressed)."""
+costs one frame (~7 KB raw). What it costs on real frames of the emulator, compressed (~1.2 KB)
+and as the OS charges it, is integration/test_replay_real_frames.py's."""
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from mario_exp.agent.replay import ReplayBuffer
-from mario_exp.env.mario_env import FrameStacks
-
-SIZE, STACK = 6, 4
-CPU = torch.device("cpu")
-
-
-def frame(frame_id: int) -> np.ndarray:
-    """A frame that carries its id in its first two pixels (ids go past 255)."""
-    image = np.zeros((SIZE, SIZE), dtype=np.uint8)
-    image[0, 0], image[0, 1] = frame_id % 256, frame_id // 256
-    return image
-
-
-def ids(stacks: torch.Tensor | np.ndarray) -> tuple[int, ...]:
-    """The frame ids of one stacked state."""
-    stacks = np.asarray(stacks, dtype=np.int64)
-    return tuple((stacks[:, 0, 0] + 256 * stacks[:, 0, 1]).tolist())
-
-
-def play(buffer: ReplayBuffer, episode_lengths: list[list[int]], steps: int) -> list[tuple]:
-    """Run len(episode_lengths) envs side by side for `steps` rows, env e playing episodes of
-    the lengths episode_lengths[e] in turn; return every transition as the agent experienced
-    it, (state ids, action, reward, done, next state ids), with FrameStacks as the reference."""
-    n_envs = len(episode_lengths)
-    stacks, expected, next_id = FrameStacks(n_envs, STACK, SIZE), [], 1
-    episode = [0] * n_envs   # index into the env's episode lengths
-    played = [0] * n_envs    # steps into the current episode
-    first = []
-    for env in range(n_envs):
-        first.append(frame(next_id))
-        stacks.reset(env, frame(next_id))
-        next_id += 1
-    buffer.start(np.stack(first))
-    for _ in range(steps):
-        actions, rewards, dones, frames = [], [], [], []
-        for env in range(n_envs):
-            lengths = episode_lengths[env]
-            played[env] += 1
-            done = played[env] == lengths[episode[env] % len(lengths)]
-            action, reward = next_id % 3, float(next_id) / 10
-            state = ids(stacks.states[env])
-            frames.append(frame(next_id))   # the next frame, or the next episode's first
-            if done:
-                stacks.reset(env, frame(next_id))
-                episode[env] += 1
-                played[env] = 0
-                expected.append((state, action, reward, True, state))
-            else:
-                stacks.push(env, frame(next_id))
-                expected.append((state, action, reward, False, ids(stacks.states[env])))
-            actions.append(action)
-            rewards.append(reward)
-            dones.append(done)
-            next_id += 1
-        buffer.add(np.array(actions), np.array(rewards), np.array(dones), np.stack(frames))
-    return expected
-
-
-def sampled(buffer: ReplayBuffer, n: int = 4000, seed: int = 0) -> set[tuple]:
-    batch = buffer.sample(n, np.random.default_rng(seed))
-    assert batch.states.dtype == torch.uint8 and batch.states.shape == (n, STACK, SIZE, SIZE)
-    assert batch.actions.dtype == torch.int64 and batch.returns.dtype == batch.discounts.dtype == torch.float32
-    return {(ids(batch.states[i]), int(batch.actions[i]), round(float(batch.returns[i]), 4),
-             bool(batch.discounts[i] == 0), ids(batch.next_states[i])) for i in range(n)}
-
-
-def as_rows(expected: list[tuple]) -> set[tuple]:
-    return {(s, a, round(r, 4), d, n) for s, a, r, d, n in expected}
+from tests.replay_helpers import CPU, SIZE, STACK, as_rows, play, sampled, sampled_n_step
 
 
 @pytest.fixture(params=[False, True], ids=["raw", "compressed"])
@@ -167,56 +98,6 @@ def test_bytes_per_transition_is_one_frame() -> None:
     assert buffer.bytes_per_transition * 100_000 < 1e9
 
 
-# Real frames of 1-1 (random play), recorded once per test session in a fresh process.
-RECORD = """
-import numpy as np
-from benchmarks.bench import record_frames
-from mario_exp.config.schema import Config
-np.save({path!r}, record_frames(Config(), 1500, np.random.default_rng(0)))
-"""
-
-
-@pytest.fixture(scope="module")
-def real_frames(tmp_path_factory) -> str:
-    path = str(tmp_path_factory.mktemp("frames") / "frames.npy")
-    subprocess.run([sys.executable, "-c", RECORD.format(path=path)], check=True)
-    return path
-
-
-def test_compressed_real_frames_cost_at_most_1_5_kb(real_frames) -> None:
-    frames = np.load(real_frames)
-    buffer = ReplayBuffer(len(frames), (84, 84), 4, CPU, compress=True)
-    buffer.start(frames[:1])
-    for image in frames[1:]:
-        buffer.add(np.zeros(1), np.zeros(1), np.zeros(1, dtype=bool), image[None])
-    assert buffer.bytes_per_transition <= 1_500, buffer.bytes_per_transition
-
-
-@pytest.mark.parametrize("compress, low, high", [(False, 6_000, 7_600), (True, 700, 1_600)],
-                         ids=["raw", "compressed"])
-def test_resident_memory_per_transition(real_frames, compress, low, high) -> None:
-    """Fill 20k slots from real frames in a fresh process and measure what the OS charges."""
-    script = f"""
-import os, numpy as np, torch
-from mario_exp.agent.replay import ReplayBuffer
-def rss():  # current resident bytes (ru_maxrss is a peak, inflated by torch's import)
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-n = 20_000
-frames = np.load({real_frames!r})
-before = rss()
-buffer = ReplayBuffer(n, (84, 84), 4, torch.device("cpu"), compress={compress})
-buffer.start(frames[:1])
-a, r = np.zeros(1, np.uint8), np.ones(1, np.float32)
-for i in range(1, n):
-    buffer.add(a, r, np.array([i % 500 == 0]), frames[i % len(frames)][None])
-after = rss()
-print((after - before) / n)
-"""
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    per_transition = float(result.stdout)
-    assert low < per_transition <= high, per_transition
-
-
 def n_step_reference(expected: list[tuple], n_envs: int, n: int, gamma: float) -> dict[tuple, tuple]:
     """The n-step transitions of one-step `expected` (in play order, envs interleaved), written
     out the textbook way: state ids -> (action, return, discount, next state ids). A transition
@@ -236,12 +117,6 @@ def n_step_reference(expected: list[tuple], n_envs: int, n: int, gamma: float) -
             else:
                 reference[state] = (action, total, gamma ** n, next_state)
     return reference
-
-
-def sampled_n_step(buffer: ReplayBuffer, n: int = 8000) -> dict[tuple, tuple]:
-    batch = buffer.sample(n, np.random.default_rng(2))
-    return {ids(batch.states[i]): (int(batch.actions[i]), float(batch.returns[i]), float(batch.discounts[i]),
-                                   ids(batch.next_states[i])) for i in range(n)}
 
 
 def assert_same_transitions(got: dict[tuple, tuple], reference: dict[tuple, tuple]) -> None:

@@ -1,22 +1,20 @@
-"""analyze.py on run folders that lie or trap (issue 15): a status that says running for a
-run no process holds, numbers no run reaches, files that are not files. None may print a
-traceback or hang. Each runs the command's main() in this process but the FIFO case, which runs
-the real command in a subprocess: if reading a FIFO blocked, the subprocess's timeout would end
-the test, where a hang in this process would stop the whole suite."""
+"""analyze.py on run folders that lie (issue 15): a status that says running for a run no
+process holds, numbers no run reaches. None may print a traceback. Each runs the command's
+main() in this process; the folders that trap a reader (FIFOs for files, where a read could
+block) are e2e/test_analyze_command.py's, where the command runs in a subprocess whose timeout
+ends the test, as a hang in this process would stop the whole suite."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mario_exp.analysis.stats import bootstrap_ci
 from mario_exp.rundir.final_window import final_window
 from mario_exp.rundir.lock import RunLock
-from tests.test_analysis_cli import add_run, analyze, analyze_in_a_subprocess
+from tests.analysis_helpers import add_run, analyze
 
 
 def test_a_running_status_no_process_holds_is_reported_as_stopped(tmp_path: Path) -> None:
@@ -46,21 +44,6 @@ def test_an_infinite_budget_in_status_json_is_no_traceback(tmp_path: Path) -> No
     (run / "status.json").write_text(json.dumps(state).replace(str(state["total_steps"]), "1e999"))
     proc = analyze(cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-
-
-@pytest.mark.e2e
-def test_a_fifo_in_place_of_a_runs_files_does_not_hang(tmp_path: Path) -> None:
-    outputs = tmp_path / "outputs"
-    add_run(outputs, "0", [])
-    run = add_run(outputs, "1", [], seed=2)
-    for name in ("episodes.csv", "evals.csv", "status.json"):
-        (run / name).unlink(missing_ok=True)
-        os.mkfifo(run / name)
-    proc = analyze_in_a_subprocess(cwd=tmp_path)   # its timeout (120 s) fails the test if reading blocks
-    assert proc.returncode == 0, proc.stderr
-    assert "status.json unreadable (status.json is not a regular file)" in proc.stderr
-    assert "episodes.csv unreadable (not a regular file)" in proc.stderr
-    assert "evals.csv unreadable (not a regular file)" in proc.stderr
 
 
 def test_a_step_count_no_run_reaches_is_a_garbled_line(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import torch
 from mario_exp.agent.priorities import SumTree
 from mario_exp.agent.replay import ReplayBuffer
 from mario_exp.config.schema import PriorityConfig
-from tests.test_replay import CPU, SIZE, STACK, as_rows, play, sampled, sampled_n_step
+from tests.replay_helpers import CPU, SIZE, STACK, as_rows, play, sampled, sampled_n_step
 
 PRIORITY = PriorityConfig(exponent=0.6, weight_exponent=0.4, offset=1e-6)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -20,8 +21,16 @@ import torch
 
 from mario_exp.rundir.lock import RunFolderError, RunLock, is_live
 from mario_exp.training.checkpoint import CheckpointError, load_checkpoint
-from tests.helpers import PROGRESS, REPO, TrainProcess, episodes_without_clock, run_train
-from tests.test_resume import status
+from tests.helpers import (
+    CODE_RAN_MARKER,
+    PROGRESS,
+    REPO,
+    RunsCodeOnLoad,
+    TrainProcess,
+    episodes_without_clock,
+    read_status,
+    run_train,
+)
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
@@ -54,7 +63,7 @@ def test_two_trainers_started_at_once_on_one_folder(smoke_run: Path, tmp_path: P
     winner = next(proc for proc, (code, _) in zip(procs, results) if code == 0)
     assert refusal.strip() == refusal.strip().splitlines()[0]
     assert f"in use by pid {winner.pid} on {socket.gethostname()}" in refusal
-    assert status(run_dir)["status"] == "finished"
+    assert read_status(run_dir)["status"] == "finished"
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
 
 
@@ -92,7 +101,7 @@ def test_the_lock_of_a_killed_trainer_does_not_block_its_resume(smoke_run: Path,
     assert proc.stdout.wait_for(PROGRESS + "200/400")   # after its checkpoint at 150
     proc.kill()
     assert json.loads((run_dir / "run.lock").read_text())["pid"] == proc.pid
-    state = status(run_dir)
+    state = read_status(run_dir)
     assert state["status"] == "running" and state["pid"] == proc.pid and state["host"] == socket.gethostname()
     assert state["checkpoint_step"] is not None
     assert is_live(run_dir) is False
@@ -160,7 +169,7 @@ def test_an_attempt_of_another_config_that_never_checkpointed_is_not_replaced(sm
     """An attempt killed before its first checkpoint is started over by the same command (the
     SIGKILL test of test_resume.py); by another experiment it is refused, naming the keys."""
     run_dir = finished_without_checkpoints(smoke_run, tmp_path)
-    state = status(run_dir) | {"status": "running", "checkpoint_step": None}
+    state = read_status(run_dir) | {"status": "running", "checkpoint_step": None}
     (run_dir / "status.json").write_text(json.dumps(state))
     before = snapshot(run_dir)
     line = one_error_line(run_train([*SMOKE, "agent.lr=0.001", f"hydra.run.dir={run_dir}"], tmp_path))
@@ -222,10 +231,7 @@ def foreign_files(tmp_path: Path, real: Path) -> dict[str, Path]:
         elif name == "list payload":
             torch.save([1, 2, 3], path)
         else:
-            import pickle
-
-            from tests.test_resume import _RunsCode
-            torch.save({"progress": _RunsCode()}, path, pickle_module=pickle)
+            torch.save({"progress": RunsCodeOnLoad()}, path, pickle_module=pickle)
         out[name] = path
     out["truncated"] = tmp_path / "truncated.pt"
     out["truncated"].write_bytes(real.read_bytes()[:len(real.read_bytes()) // 3])
@@ -235,16 +241,14 @@ def foreign_files(tmp_path: Path, real: Path) -> dict[str, Path]:
 def test_files_that_are_not_checkpoints_are_one_line(smoke_run: Path, tmp_path: Path) -> None:
     """None raises anything but CheckpointError, and no line repeats torch's advice to load the
     file with weights_only=False (which would run the code the last one carries)."""
-    from tests.test_resume import MARKER
-
-    MARKER.unlink(missing_ok=True)
+    CODE_RAN_MARKER.unlink(missing_ok=True)
     for name, path in foreign_files(tmp_path, smoke_run / "checkpoints" / "last.pt").items():
         with pytest.raises(CheckpointError) as caught:
             load_checkpoint(path)
         message = str(caught.value)
         assert message.startswith(f"{path}: not a"), (name, message)
         assert "\n" not in message and "weights_only" not in message, (name, message)
-    assert not MARKER.exists()
+    assert not CODE_RAN_MARKER.exists()
 
 
 def test_fuzzed_checkpoints_load_whole_or_not_at_all(smoke_run: Path, tmp_path: Path) -> None:
@@ -329,7 +333,7 @@ def test_a_resume_refuses_logs_it_would_keep_as_data(checkpointed_after_an_episo
     for word in words:
         assert word in line
     assert "changed by hand" in line
-    assert snapshot(run_dir) == before and status(run_dir)["status"] == "finished"
+    assert snapshot(run_dir) == before and read_status(run_dir)["status"] == "finished"
 
 
 def test_a_resume_writes_one_line_ending(smoke_run: Path, checkpointed_after_an_episode: Path,

@@ -2,42 +2,31 @@
 video; bad input is one line and exit status 2."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
-from tests.test_evaluation import decode
+from tests.helpers import decode_video, run_play
 
 PROG = "python -m mario_exp.cli.play"
 
 
-def play(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}   # headless, as on a server
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "mario_exp.cli.play", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_play_writes_a_video_of_the_episodes_it_played(smoke_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "mario.mp4"
-    result = play([str(smoke_run), "--episodes", "2", "--max-steps", "30", "--epsilon", "0.5",
-                   "--out", str(out)], tmp_path)
+    result = run_play([str(smoke_run), "--episodes", "2", "--max-steps", "30", "--epsilon", "0.5",
+                       "--out", str(out)], tmp_path)
     assert result.returncode == 0, result.stderr
     lengths = [int(n) for n in re.findall(r"^episode \d: x_pos \d+, reward -?\d+, (\d+) steps", result.stdout, re.M)]
     assert len(lengths) == 2 and all(1 <= n <= 30 for n in lengths)
-    meta, frames = decode(out)
+    meta, frames = decode_video(out)
     assert meta["size"] == (256, 240)
     assert len(frames) == sum(n + 1 for n in lengths)   # each episode: its start, then a frame a step
     assert f"video: {out} ({len(frames)} frames at 15 fps)" in result.stdout
 
 
 def test_play_takes_a_checkpoint_file_and_defaults_to_the_run_videos(smoke_run: Path, tmp_path: Path) -> None:
-    result = play([str(smoke_run / "checkpoints" / "last.pt"), "--max-steps", "5"], tmp_path)
+    result = run_play([str(smoke_run / "checkpoints" / "last.pt"), "--max-steps", "5"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert (smoke_run / "videos" / "play.mp4").is_file()
     (smoke_run / "videos" / "play.mp4").unlink()
@@ -60,7 +49,7 @@ def test_bad_input_is_one_line(smoke_run: Path, tmp_path: Path, case: str) -> No
         "episodes 0": ([str(smoke_run), "--episodes", "0"], "--episodes"),
         "epsilon 2": ([str(smoke_run), "--epsilon", "2"], "--epsilon"),
     }[case]
-    result = play(args, tmp_path)
+    result = run_play(args, tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"{PROG}: error: ") and needle in line

@@ -3,83 +3,23 @@
 Each case runs the command's main() in this process, in the case's folder, and checks the exit
 status, that problems come out as single lines, and (an exception would fail the test) that no
 traceback escapes. The command as a user runs it, `python analyze.py` in a subprocess, is
-checked end to end by test_bad_input_is_one_line_from_the_real_command here, by the FIFO case
-of test_analysis_reliability.py (a hang there must end at the subprocess's timeout) and on a
-real sweep by test_analysis_e2e.py.
+checked end to end in e2e/test_analyze_command.py: a bad input's one line, run folders with
+FIFOs for files, and the real smoke sweep.
 """
-import contextlib
-import io
 import subprocess
 import sys
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run, write_sweep
-from mario_exp.cli import analyze as analyze_cli
 from mario_exp.rundir.contract import EPISODES_CSV
+from tests.analysis_helpers import add_run, analysis_dir, analyze, assert_one_line_error
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 OUTPUT_FILES = {"summary.md", "summary.csv", "per_run.csv", "curves.csv", "report.html",
                 "curves_env_steps.png", "curves_wall_time.png"}
-
-
-def analyze(*args, cwd) -> subprocess.CompletedProcess:
-    """`analyze.py ARGS` run in `cwd` by its main() in this process: the exit status and what
-    it printed, as the command would. A Python warning would have reached the command's stderr
-    (unless it is a DeprecationWarning, hidden there by default), so it goes to stderr here too."""
-    argv = [str(a) for a in args]
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            status = analyze_cli.main(argv)
-        except SystemExit as exc:
-            status = exc.code
-    for w in caught:
-        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
-            err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
-    return subprocess.CompletedProcess(["analyze.py", *argv], status, out.getvalue(), err.getvalue())
-
-
-def analyze_in_a_subprocess(*args, cwd) -> subprocess.CompletedProcess:
-    """`python analyze.py ARGS` in `cwd`, as a user runs it."""
-    proc = subprocess.run([sys.executable, str(REPO / "analyze.py"), *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
-
-
-def assert_one_line_error(proc, *needles):
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("analyze.py: error: ")
-    for needle in needles:
-        assert needle in lines[0]
-
-
-def analysis_dir(outputs):
-    found = [p for p in (outputs / "analysis").glob("*/*") if not p.name.startswith(".")]
-    assert len(found) == 1
-    return found[0]
-
-
-def add_run(outputs, name, overrides, n_episodes=60, skill=0.5, status="finished", seed=1,
-            budget=None, rng_seed=0):
-    """A finished (by default) run folder under outputs/multirun/d/t/<name>."""
-    table = (synthetic_episodes(n_episodes, skill, np.random.default_rng(rng_seed))
-             if n_episodes else None)
-    reached = int(table["env_step"].iloc[-1]) if table is not None else 0
-    budget = budget or reached or 1000
-    doc = {"status": status, "env_step": reached, "total_steps": budget,
-           "episodes": n_episodes, "error": "RuntimeError: boom" if status == "failed" else None}
-    return write_run(outputs / "multirun" / "d" / "t" / name, [*overrides, f"seed={seed}"],
-                     run_config(seed, budget), table, doc)
 
 
 @pytest.fixture(scope="module")
@@ -131,16 +71,6 @@ def test_per_run_and_curves_are_complete(sweep_result):
 
 def test_missing_outputs_is_one_line(tmp_path):
     assert_one_line_error(analyze(cwd=tmp_path), "'outputs' does not exist")
-
-
-@pytest.mark.e2e
-def test_bad_input_is_one_line_from_the_real_command(tmp_path):
-    """End to end, once: the exit status and the one line on stderr of `python analyze.py`."""
-    add_run(tmp_path / "outputs", "0", ["agent.lr=0.001"])
-    proc = analyze_in_a_subprocess("--baseline", "agent.lr=9", cwd=tmp_path)
-    assert_one_line_error(proc, "matches no configuration; configurations are:")
-    assert proc.stderr == analyze("--baseline", "agent.lr=9", cwd=tmp_path).stderr
-    assert not (tmp_path / "outputs" / "analysis").exists()
 
 
 def test_empty_outputs_is_one_line(tmp_path):

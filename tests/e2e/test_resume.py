@@ -4,7 +4,6 @@ interrupted; SIGTERM checkpoints and exits; a failed job never stops its sweep; 
 does what is missing; checkpoints that cannot be trusted are refused in one line."""
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import random
@@ -19,7 +18,20 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mario_exp.rundir.atomic import write_atomic
 from mario_exp.training.trainer import CHECKPOINT_VERSION
-from tests.helpers import PROGRESS, SAMPLE_EFFICIENT, CheckpointTrap, TrainProcess, episodes_without_clock, run_train
+from tests.helpers import (
+    CODE_RAN_MARKER,
+    HPARAMS_TAGS,
+    PROGRESS,
+    SAMPLE_EFFICIENT,
+    CheckpointTrap,
+    RunsCodeOnLoad,
+    TrainProcess,
+    decode_video,
+    episodes_without_clock,
+    hparams_summaries,
+    read_status,
+    run_train,
+)
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 
@@ -27,10 +39,6 @@ SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
 def evals_without_clock(run_dir: Path) -> list[str]:
     """evals.csv minus wall_time."""
     return [line.rsplit(",", 1)[0] for line in (run_dir / "evals.csv").read_text().splitlines()]
-
-
-def status(run_dir: Path) -> dict:
-    return json.loads((run_dir / "status.json").read_text())
 
 
 @pytest.mark.parametrize("options, reference", [([], "smoke_run"),
@@ -88,7 +96,7 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str]
 
     result = run_train(args, tmp_path)    # the last rerun finishes the run
     assert result.returncode == 0, result.stderr
-    assert status(run_dir)["status"] == "finished"
+    assert read_status(run_dir)["status"] == "finished"
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
     assert evals_without_clock(run_dir) == evals_without_clock(smoke_run)
     assert not partial.exists()
@@ -107,9 +115,6 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
     """Killed after the evaluation at step 200, while writing the checkpoint of step 300: the
     rerun resumes from step 150, drops that evaluation from evals.csv and makes it again, once;
     evals.csv and the videos come out as in a run never interrupted, the HParams summary once."""
-    from tests.test_evaluation import decode
-    from tests.test_tensorboard import HPARAMS_TAGS, hparams_summaries
-
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run_150, run_dir)   # its checkpoint: step 150, no evaluation yet
     # Continued to smoke_run's budget, evaluating as smoke_run does (from step 200): the next
@@ -124,8 +129,8 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
     assert result.returncode == 0, result.stderr
     assert evals_without_clock(run_dir) == evals_without_clock(smoke_run)
     for name in ("best", "latest"):
-        _, frames = decode(run_dir / "videos" / f"{name}.mp4")
-        _, expected = decode(smoke_run / "videos" / f"{name}.mp4")
+        _, frames = decode_video(run_dir / "videos" / f"{name}.mp4")
+        _, expected = decode_video(smoke_run / "videos" / f"{name}.mp4")
         assert len(frames) == len(expected)
     assert [len(v) for v in hparams_summaries(run_dir).values()] == [1] * len(HPARAMS_TAGS)
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
@@ -144,7 +149,7 @@ def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: P
     line, = stderr.strip().splitlines()
     assert line.startswith("train.py: interrupted by SIGTERM at step ") and "checkpoint saved" in line
     assert f"hydra.run.dir={run_dir}" in line and "Traceback" not in stderr
-    state = status(run_dir)
+    state = read_status(run_dir)
     assert state["status"] == "interrupted" and 100 <= state["env_step"] < 400
     saved = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert saved["progress"]["step"] == state["env_step"]
@@ -181,7 +186,7 @@ def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Pat
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
     longer = run_train([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
     assert longer.returncode == 0, longer.stderr
-    assert status(run_dir) | {"episodes": 0, "pid": 0, "host": "", "heartbeat": 0} == {
+    assert read_status(run_dir) | {"episodes": 0, "pid": 0, "host": "", "heartbeat": 0} == {
         "status": "finished", "env_step": 600, "episodes": 0, "total_steps": 600, "error": None,
         "checkpoint_step": 600, "pid": 0, "host": "", "heartbeat": 0}
     rows = episodes_without_clock(run_dir)
@@ -239,7 +244,7 @@ def test_corrupt_checkpoint_is_one_clear_line(smoke_run_150: Path, tmp_path: Pat
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"train.py: error: {checkpoint}: not a readable checkpoint")
     assert "Traceback" not in result.stderr and checkpoint.read_bytes() == damaged
-    assert status(run_dir)["status"] == "finished" and status(run_dir)["env_step"] == 150
+    assert read_status(run_dir)["status"] == "finished" and read_status(run_dir)["env_step"] == 150
 
 
 def test_checkpoint_of_another_format_is_one_clear_line(smoke_run_150: Path, tmp_path: Path) -> None:
@@ -263,23 +268,15 @@ def test_checkpoint_of_another_format_is_one_clear_line(smoke_run_150: Path, tmp
     assert before == files()
 
 
-class _RunsCode:
-    def __reduce__(self) -> tuple:
-        return (Path.touch, (MARKER,))
-
-
-MARKER = Path("/tmp/mario-exp-unsafe-checkpoint-ran")
-
-
 def test_a_checkpoint_cannot_run_code(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
-    MARKER.unlink(missing_ok=True)
-    torch.save({"progress": _RunsCode()}, run_dir / "checkpoints" / "last.pt",
+    CODE_RAN_MARKER.unlink(missing_ok=True)
+    torch.save({"progress": RunsCodeOnLoad()}, run_dir / "checkpoints" / "last.pt",
                pickle_module=pickle)
     result = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2 and "not a readable checkpoint" in result.stderr
-    assert not MARKER.exists()
+    assert not CODE_RAN_MARKER.exists()
 
 
 def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_path: Path) -> None:
@@ -290,8 +287,8 @@ def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_p
     line, = result.stderr.strip().splitlines()
     assert "agent.lr=1e+30" in line and "loss became" in line and "Traceback" not in result.stderr
     diverged, healthy = sorted(sweep.glob("*_agent.lr=*"), key=lambda p: "1e+30" not in p.name)
-    assert status(diverged)["status"] == "failed" and "loss became" in status(diverged)["error"]
-    assert status(healthy)["status"] == "finished"
+    assert read_status(diverged)["status"] == "failed" and "loss became" in read_status(diverged)["error"]
+    assert read_status(healthy)["status"] == "finished"
     finished_checkpoint = (healthy / "checkpoints" / "last.pt").stat().st_mtime_ns
 
     again = run_train(args, tmp_path)
@@ -309,13 +306,13 @@ def test_sweep_killed_midway_reruns_only_the_unfinished_jobs(tmp_path: Path) -> 
     assert train.stdout.wait_for("#1 : ") and train.stdout.wait_for(PROGRESS + "300/400")
     train.kill()
     first = next(sweep.glob("0_*"))
-    assert status(first)["status"] == "finished"
+    assert read_status(first)["status"] == "finished"
     first_checkpoint = (first / "checkpoints" / "last.pt").stat().st_mtime_ns
     result = run_train(args, tmp_path)
     assert result.returncode == 0, result.stderr
     assert (first / "checkpoints" / "last.pt").stat().st_mtime_ns == first_checkpoint
     jobs = sorted(sweep.glob("[0-9]_*"))
-    assert len(jobs) == 3 and all(status(job)["status"] == "finished" for job in jobs)
+    assert len(jobs) == 3 and all(read_status(job)["status"] == "finished" for job in jobs)
 
 
 def test_a_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:

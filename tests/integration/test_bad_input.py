@@ -4,20 +4,20 @@ allowed, and leave nothing behind.
 Each case goes through the composer in this process (compose_jobs, the check train.py makes
 before any job starts): it raises ConfigError, whose text is the whole line, and writes
 nothing. That train.py prints that line as `train.py: error: <line>`, alone on stderr, and exits
-with status 2 leaving no run folder is checked end to end once for each way an error reaches
-it: from the composer, and from the hardware check (which loads torch in the command process)."""
+with status 2 leaving no run folder is e2e/test_bad_input_commands.py's, once for each way an
+error reaches it: from the composer, and from the hardware check (which loads torch in the
+command process)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 
-from mario_exp.agent.ddqn import bf16_supported
 from mario_exp.cli.train import check_hardware_requests
 from mario_exp.config.preflight import compose_jobs
 from mario_exp.config.schema import ConfigError
-from tests.helpers import CONF, run_train
+from tests.bad_input_helpers import HARDWARE, assert_refused
+from tests.helpers import CONF
 
 CASES = [
     # (arguments, words the one line must contain)
@@ -85,41 +85,9 @@ CASES = [
 ]
 
 
-def refusal(args: list[str], workdir: Path) -> str:
-    """The one line compose_jobs(args) refuses them with; it must have written nothing."""
-    with pytest.raises(ConfigError) as caught:
-        compose_jobs(args, CONF)
-    assert not any(workdir.iterdir()), list(workdir.iterdir())
-    line = str(caught.value)
-    assert line and "\n" not in line, line
-    return line
-
-
-def assert_refused(args: list[str], words: list[str], workdir: Path) -> None:
-    line = refusal(args, workdir)
-    for word in words:
-        assert word in line, line
-
-
-def assert_train_py_refuses(args: list[str], line: str, tmp_path: Path) -> None:
-    """`python train.py ARGS` exits 2 with exactly `train.py: error: LINE` and writes nothing."""
-    result = run_train(args, tmp_path, timeout=120)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr == f"train.py: error: {line}\n"
-    assert "Traceback" not in result.stdout
-    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
-
-
 @pytest.mark.parametrize("args,words", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_override_is_one_clear_line(workdir: Path, args: list[str], words: list[str]) -> None:
     assert_refused(args, words, workdir)
-
-
-@pytest.mark.e2e
-def test_train_py_prints_the_composers_line_and_exits_2(workdir: Path) -> None:
-    """End to end, once: a sweep with one bad job stops before the first job starts."""
-    args = ["-m", "experiment=smoke", "env.world=1,9"]
-    assert_train_py_refuses(args, refusal(args, workdir), workdir)
 
 
 def test_outputs_that_is_a_file_is_refused_before_anything_starts(workdir: Path) -> None:
@@ -130,16 +98,6 @@ def test_outputs_that_is_a_file_is_refused_before_anything_starts(workdir: Path)
     assert [p.name for p in workdir.iterdir()] == ["outputs"] and (workdir / "outputs").is_file()
 
 
-# (overrides, whether this machine has what they ask for, the one line when it has not)
-HARDWARE = {
-    "cuda": (["experiment=smoke", "trainer.device=cuda"], torch.cuda.is_available,
-             "trainer.device='cuda': no CUDA device is available here; use auto or cpu"),
-    "bf16": (["experiment=smoke", "trainer.device=cpu", "trainer.precision=bf16"],
-             lambda: bf16_supported(torch.device("cpu")),
-             "trainer.precision='bf16': this CPU has no bf16 units; use auto or fp32"),
-}
-
-
 @pytest.mark.parametrize("need", sorted(HARDWARE))
 def test_hardware_this_machine_lacks_is_a_config_error(need: str) -> None:
     args, available, expected = HARDWARE[need]
@@ -148,17 +106,6 @@ def test_hardware_this_machine_lacks_is_a_config_error(need: str) -> None:
     with pytest.raises(ConfigError) as caught:
         check_hardware_requests(compose_jobs(args, CONF))
     assert str(caught.value) == expected
-
-
-@pytest.mark.e2e
-def test_train_py_refuses_missing_hardware_in_one_line(tmp_path: Path) -> None:
-    """End to end, once: the check loads torch in the command process, and nothing torch
-    prints there may add to the one line."""
-    unmet = [(args, expected) for args, available, expected in HARDWARE.values() if not available()]
-    if not unmet:
-        pytest.skip("this machine has a CUDA device and bf16 units: no hardware request to refuse")
-    args, expected = unmet[0]
-    assert_train_py_refuses(args, expected, tmp_path)
 
 
 OPTUNA_CASES = [

@@ -9,7 +9,7 @@ import pytest
 from mario_exp.analysis.evals import eval_final_scores, read_evals_csv
 from mario_exp.analysis.runs import load_run
 from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
-from tests.test_analysis_cli import add_run, analysis_dir, analyze
+from tests.analysis_helpers import add_run, analysis_dir, analyze
 
 HEADER = ",".join(EVAL_COLUMNS) + "\n"
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
 from mario_exp.training.schedule import crossed
-from tests.helpers import drop_clock, read_episodes, read_rows, run_train, single_run_dir
+from tests.helpers import decode_video, drop_clock, read_episodes, read_rows, run_train, single_run_dir
 
 
 def read_evals(run_dir: Path) -> list[dict[str, str]]:
@@ -22,13 +21,6 @@ def read_evals(run_dir: Path) -> list[dict[str, str]]:
 def furthest(rows: list[dict[str, str]]) -> dict[str, str]:
     """The episode a video must show: highest x_pos, then reward; the first of equals."""
     return max(rows, key=lambda r: (int(r["x_pos"]), float(r["reward"])))
-
-
-def decode(path: Path) -> tuple[dict, list[np.ndarray]]:
-    frames = imageio_ffmpeg.read_frames(str(path))
-    meta = next(frames)
-    width, height = meta["size"]
-    return meta, [np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in frames]
 
 
 def test_crossed_counts_evaluation_points_even_when_a_loop_step_skips_over_them() -> None:
@@ -82,7 +74,7 @@ def test_videos_show_the_best_and_the_latest_episode_in_colour(smoke_run: Path) 
     last = max(int(r["env_step"]) for r in rows)
     for name, episode in (("best", furthest(rows)),
                           ("latest", furthest([r for r in rows if int(r["env_step"]) == last]))):
-        meta, frames = decode(smoke_run / "videos" / f"{name}.mp4")
+        meta, frames = decode_video(smoke_run / "videos" / f"{name}.mp4")
         assert meta["codec"] == "h264" and meta["size"] == (256, 240) and meta["fps"] == 15.0
         # The level's first screen, then one screen per agent step of the episode.
         assert len(frames) == int(episode["length"]) + 1

@@ -15,29 +15,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from mario_exp.rundir.final_window import final_metrics
-from tests.helpers import read_episodes, read_scalars
-
-HPARAMS_TAGS = (hparams_metadata.EXPERIMENT_TAG, hparams_metadata.SESSION_START_INFO_TAG)
+from tests.helpers import HPARAMS_TAGS, hparams_summaries, read_episodes, read_scalars
 
 
 def jobs(sweep: Path) -> list[Path]:
     return sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def hparams_summaries(run_dir: Path) -> dict[str, list]:
-    """Every HParams summary value in the run folder's event files, by tag."""
-    found: dict[str, list] = {tag: [] for tag in HPARAMS_TAGS}
-    for events in run_dir.glob("events.out.tfevents.*"):
-        for event in EventFileLoader(str(events)).Load():
-            for value in event.summary.value:
-                if value.tag in found:
-                    found[value.tag].append(value)
-    return found
 
 
 def session_hparams(value) -> dict:
