@@ -9,7 +9,7 @@ run it, and Hydra offers no public call for two of the steps @hydra.main itself 
   last step of every composition, which lets the preflight compose each choice of options once
   and give every job of a sweep its own values on a copy (hydra.compose would redo the whole
   composition for each job, 75 ms a job).
-tests/test_hydra_internals.py exercises both, so a Hydra release that moves or changes them
+tests/unit/test_hydra_internals.py exercises both, so a Hydra release that moves or changes them
 fails there, by name; pyproject.toml pins hydra-core to the release those tests pass on.
 """
 from __future__ import annotations

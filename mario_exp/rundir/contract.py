@@ -5,7 +5,7 @@ reads by them, so a name changed here changes on both sides. The final window bo
 a run by is in final_window.py.
 
 Run folders on disk and checkpoints of runs in flight depend on every name here: changing one
-is a change of the folder's format (tests/test_contract.py pins them). Needs only the standard
+is a change of the folder's format (tests/unit/test_contract.py pins them). Needs only the standard
 library: the analysis imports it and never loads torch.
 """
 from __future__ import annotations
