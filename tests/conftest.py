@@ -37,9 +37,11 @@ TIERS = {
     "test_final_window.py": "unit",
     "test_replay.py": "unit",           # its real-frame tests are integration (real_frames)
     "test_prioritized_replay.py": "unit",
+    "test_frontier.py": "unit",
     "test_resume_conflicts.py": "unit",
     "test_sample_efficient_agent.py": "unit",
     "test_envs.py": "integration",
+    "test_frontier_env.py": "integration",
     # Every bad override through the composer, in process: 72 compositions of about 0.3 s of
     # CPU each, too many for the unit tier's minute. Their train.py runs are e2e (marked, or
     # by a smoke run fixture).
