@@ -18,8 +18,8 @@ import pandas as pd
 
 from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODE_COLUMNS_ADDED_LATER, EPISODE_OPTIONAL, START_STEP
 
-# The columns the analysis reads: all but the later ones, which it does not need, so that it
-# reads the folders written before them too.
+# The columns the analysis reads: all but the later ones, so that it reads the folders written
+# before them too (start_step, where a file has it, only selects the level-start episodes).
 COLUMNS = tuple(c for c in EPISODE_COLUMNS if c not in EPISODE_COLUMNS_ADDED_LATER)
 # The optional ones (loss and q, before the first learn update) may be empty; every other field
 # must be a number or the line is treated as garbled.
@@ -79,12 +79,12 @@ def read_episodes_csv(path: Path) -> EpisodeRead:
     steps = np.where(ok, cols["env_step"], -np.inf)
     prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(steps)[:-1]))
     ok &= steps > prev_max
-    level_start = ok
+    kept = ok  # the rows of episodes that began at the level's start
     if frontier:
         start_step = pd.to_numeric(raw[START_STEP], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        ok &= np.isfinite(start_step)
-        level_start = ok & (start_step == 0)
-    table = pd.DataFrame({c: v[level_start] for c, v in cols.items()})
+        ok = ok & np.isfinite(start_step)
+        kept = ok & (start_step == 0)
+    table = pd.DataFrame({c: v[kept] for c, v in cols.items()})
     bad = body.count(b"\n") - int(ok.sum())
     if bad:
         # Only now pay for an exact count: blank lines are skipped, not garbled.
