@@ -30,9 +30,11 @@ from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODES_CSV
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 SWEEP = ["agent.batch_size=32,64", "agent.learn_every=5,10"]
-# Every sample-efficient option of the flag preset at once, at the smoke budget.
+# Every sample-efficient option at once, at the smoke budget: the flag preset's, and frontier
+# starts for every episode after the first (the budget has only a few).
 SAMPLE_EFFICIENT = ["agent.dueling=true", "agent.reward_scale=0.1", "agent.adam_eps=1.5e-4",
-                    "agent.augment_shift=4", "agent.priority.exponent=0.6", "env.stall_steps=30"]
+                    "agent.augment_shift=4", "agent.priority.exponent=0.6", "env.stall_steps=30",
+                    "env.frontier.fraction=1.0"]
 
 
 def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

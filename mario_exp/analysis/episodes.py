@@ -3,6 +3,9 @@
 The trainer appends and flushes a line per finished episode, so a live run can end mid-line and a
 crash or a full disk can leave a garbled line. Those lines are dropped and counted instead of
 failing the whole analysis.
+
+Only the episodes that began at the level's start are kept: with env.frontier, the others began
+part-way along the level (their start_step > 0), and their x_pos would flatter the run.
 """
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODE_COLUMNS_ADDED_LATER, EPISODE_OPTIONAL
+from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODE_COLUMNS_ADDED_LATER, EPISODE_OPTIONAL, START_STEP
 
-# The columns the analysis reads: all but the later ones, which it does not need, so that it
-# reads the folders written before them too.
+# The columns the analysis reads: all but the later ones, so that it reads the folders written
+# before them too (start_step, where a file has it, only selects the level-start episodes).
 COLUMNS = tuple(c for c in EPISODE_COLUMNS if c not in EPISODE_COLUMNS_ADDED_LATER)
 # The optional ones (loss and q, before the first learn update) may be empty; every other field
 # must be a number or the line is treated as garbled.
@@ -39,7 +42,8 @@ def empty_table() -> pd.DataFrame:
 
 
 def read_episodes_csv(path: Path) -> EpisodeRead:
-    """Parse ``path``; never raises on bad content (OSError still propagates)."""
+    """Parse ``path``; never raises on bad content (OSError still propagates). Episodes that
+    began part-way along the level are left out, not counted as bad lines."""
     data = path.read_bytes()
     partial = bool(data) and not data.endswith(b"\n")
     if partial:
@@ -56,8 +60,9 @@ def read_episodes_csv(path: Path) -> EpisodeRead:
     # The C parser is ~20x faster than the python engine; it only raises on lines with too many
     # fields, which on_bad_lines="skip" drops. Lines with too few fields or junk text come back as
     # NaN / strings and are filtered below.
-    raw = pd.read_csv(io.BytesIO(data), usecols=list(COLUMNS), on_bad_lines="skip",
-                      skip_blank_lines=True, encoding_errors="replace")
+    frontier = START_STEP in names
+    raw = pd.read_csv(io.BytesIO(data), usecols=list(COLUMNS) + ([START_STEP] if frontier else []),
+                      on_bad_lines="skip", skip_blank_lines=True, encoding_errors="replace")
     cols = {}
     for c in COLUMNS:
         s = raw[c]
@@ -74,7 +79,12 @@ def read_episodes_csv(path: Path) -> EpisodeRead:
     steps = np.where(ok, cols["env_step"], -np.inf)
     prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(steps)[:-1]))
     ok &= steps > prev_max
-    table = pd.DataFrame({c: v[ok] for c, v in cols.items()})
+    kept = ok  # the rows of episodes that began at the level's start
+    if frontier:
+        start_step = pd.to_numeric(raw[START_STEP], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        ok = ok & np.isfinite(start_step)
+        kept = ok & (start_step == 0)
+    table = pd.DataFrame({c: v[kept] for c, v in cols.items()})
     bad = body.count(b"\n") - int(ok.sum())
     if bad:
         # Only now pay for an exact count: blank lines are skipped, not garbled.

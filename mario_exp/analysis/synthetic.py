@@ -57,6 +57,7 @@ def synthetic_episodes(n_episodes: int, skill: float, rng: np.random.Generator,
         "lr": lr,
         "wall_time": (env_step / steps_per_second).round(2),
         "env": 0,  # one env
+        "start_step": 0,  # every episode from the level's start (no env.frontier)
     })[list(EPISODE_COLUMNS)]
 
 

@@ -184,6 +184,25 @@ class ActionSetConfig:
 
 
 @dataclass
+class FrontierConfig:
+    """Frontier starts: some training episodes begin part-way along the furthest training
+    episode so far, its actions replayed on the (deterministic) emulator, so the agent practises
+    the level's far part without first playing its start again; in the spirit of Backplay
+    (Resnick et al. 2018) and Go-Explore's return-then-explore (Ecoffet et al. 2021), with the
+    agent's own best episode for the demonstration. Evaluations always start at the level's
+    start, and the scores (final window, analysis) count only the episodes that did."""
+
+    fraction: float = setting(0.0, UNIT, "share of training episodes that begin part-way along the "
+                              "furthest episode so far; 0: every episode begins at the level's start "
+                              "(the tutorial's)")
+    # The steps just before that episode's end lead into what ended it (a pit, an enemy): the
+    # part the agent has yet to learn.
+    window: Optional[int] = setting(None, optional(int_at_least(1)), "such an episode begins after a number of "
+                                    "that episode's steps drawn uniformly from its last `window` (null: "
+                                    "from all of them)")
+
+
+@dataclass
 class EnvConfig:
     """Which level, which ROM, and how frames become the network's input."""
 
@@ -206,6 +225,7 @@ class EnvConfig:
     stall_steps: Optional[int] = setting(None, optional(int_at_least(1)), "end an episode, as a death would, "
                                          "after this many agent steps without a new furthest x_pos; null: "
                                          "only the level's timer (~2,400 steps) does")
+    frontier: FrontierConfig = field(default_factory=FrontierConfig)
 
 
 @dataclass

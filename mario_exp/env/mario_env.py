@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -95,11 +96,19 @@ class MarioEnv:
         the emulator overwrites its own buffer in place on every frame."""
         return self._nes.screen.copy()
 
-    def reset(self) -> np.ndarray:
-        """Start the level again; returns the first frame."""
+    def reset(self, actions: Sequence[int] = ()) -> np.ndarray:
+        """Start the level again, then play `actions` (the start of an earlier episode, which
+        the deterministic emulator replays exactly); returns the frame the agent goes on from.
+
+        Raises RuntimeError if the actions end the episode: they are not the start of one that
+        went on, or this emulator is not the one that played it."""
         self._nes.reset()
         self._held = 0
         self._furthest, self._stalled_for = -1, 0
+        for action in actions:
+            if self._advance(action)[1]:
+                raise RuntimeError("replaying the start of an earlier episode ended the episode: "
+                                   "another emulator or action set played it")
         return self._frame()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
@@ -110,6 +119,11 @@ class MarioEnv:
         without getting further: then info["stalled"] is True) and the emulator's info
         (x_pos, flag_get, ...).
         """
+        reward, done, info = self._advance(action)
+        return self._frame(), reward, done, info
+
+    def _advance(self, action: int) -> tuple[float, bool, dict]:
+        """`step` without the frame, which a replay needs only at its end."""
         code = self._held = self._codes[action]
         total = 0.0
         for _ in range(self._frame_skip):
@@ -123,7 +137,7 @@ class MarioEnv:
             self._stalled_for += 1
         if self._stall_steps is not None and not done and self._stalled_for >= self._stall_steps:
             done, info = True, {**info, "stalled": True}
-        return self._frame(), total, done, info
+        return total, done, info
 
     def step_autoreset(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
         """`step`, then, when the episode ended, `reset`: the frame returned is then the next

@@ -9,7 +9,7 @@ import weakref
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 
@@ -157,6 +157,12 @@ class VectorEnv:
         frames, rewards, dones, infos = zip(*results)
         return VectorStep(np.stack(frames), np.array(rewards, dtype=np.float32),
                           np.array(dones, dtype=np.bool_), list(infos))
+
+    def reset_env(self, index: int, actions: Sequence[int]) -> np.ndarray:
+        """Start env `index`'s level again and play `actions` there (MarioEnv.reset); its frame."""
+        env = self._envs[index]
+        env.call_async("reset", list(actions))
+        return env.call_wait()
 
     def step_env(self, index: int, action: int) -> tuple[np.ndarray, float, bool, dict]:
         """One plain step of one env (no restart): for replaying an unfinished episode."""

@@ -56,6 +56,9 @@ class EpisodeRecord:
     lr: float
     wall_time: float         # seconds since the run began
     env: int                 # which of the env.num_envs envs played it (0-based)
+    # With env.frontier: the frontier's steps replayed before the episode began (0: it began at
+    # the level's start). Scores and curves count only the episodes with 0.
+    start_step: int
 
 
 @dataclass
@@ -84,17 +87,25 @@ def optional_columns(record: type) -> tuple[str, ...]:
 
 
 EPISODE_COLUMNS = columns(EpisodeRecord)
+# The field that tells the episodes scores count (0: began at the level's start) from those that
+# began part-way along the frontier (env.frontier).
+START_STEP = "start_step"
 EPISODE_OPTIONAL = optional_columns(EpisodeRecord)  # loss and q: empty before the first learn update
 # Added to episodes.csv after its first format: folders written before (env came with
-# env.num_envs) lack them, and a reader that can do without them still reads those folders.
-EPISODE_COLUMNS_ADDED_LATER = ("env",)
+# env.num_envs, start_step with env.frontier) lack them, and a reader that can do without them
+# still reads those folders (a missing start_step: every episode began at the level's start).
+EPISODE_COLUMNS_ADDED_LATER = ("env", START_STEP)
 EVAL_COLUMNS = columns(EvalRecord)
 
 # --- TensorBoard tags, all against env steps ---------------------------------------------------
 RUN_TEXT_TAG = "run"  # the run's overrides and config, as text, once
-# Per episode, from its EpisodeRecord: column -> tag.
+# Per episode, from its EpisodeRecord: column -> tag; an episode that began part-way along the
+# frontier (start_step > 0) under FRONTIER_EPISODE_TAGS instead, so episode/* stays comparable
+# with runs without env.frontier.
 EPISODE_TAGS = {"reward": "episode/reward", "x_pos": "episode/x_pos", "length": "episode/length",
                 "flag": "episode/flag"}
+FRONTIER_EPISODE_TAGS = {"x_pos": "frontier_episode/x_pos", "length": "frontier_episode/length",
+                         "flag": "frontier_episode/flag", "start_step": "frontier_episode/start_step"}
 # Every trainer.log_every steps: the interval's mean loss and Q, the schedules' values, the rate.
 INTERVAL_TAGS = {"loss": "train/loss", "q": "train/q", "epsilon": "train/epsilon", "lr": "train/lr",
                  "steps_per_second": "perf/steps_per_second"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mario_exp.rundir.contract import FINAL_TAGS
+from mario_exp.rundir.contract import FINAL_TAGS, START_STEP
 
 # Episodes ending in the last 10% of the env steps up to the run's last finished episode (not
 # of the budget, nor of the steps reached): late enough to be what the agent learned, wide
@@ -26,9 +26,10 @@ def final_window(env_step: np.ndarray, frac: float = FINAL_FRAC) -> np.ndarray:
 
 def final_metrics(episodes_csv: Path, frac: float = FINAL_FRAC) -> dict[str, float]:
     """Final-window means of a run's episodes.csv (or evals.csv), by their FINAL_TAGS: x_pos,
-    reward and flag rate (NaN when the run finished no episode)."""
+    reward and flag rate (NaN when the run finished no episode). Only the episodes that began
+    at the level's start count (start_step 0, env.frontier), as in the analysis."""
     with open(episodes_csv, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle)]
+        rows = [row for row in csv.DictReader(handle) if row.get(START_STEP, "0") == "0"]
     columns = {name: np.array([float(row[name]) for row in rows]) for name in ("env_step", "x_pos", "reward", "flag")}
     final = final_window(columns["env_step"], frac)
     means = {"x_pos": columns["x_pos"], "reward": columns["reward"], "flag_rate": columns["flag"]}

@@ -33,10 +33,12 @@ from mario_exp.rundir.contract import (
     FAILED,
     FINAL_EVAL_TAGS,
     FINAL_TAGS,
+    FRONTIER_EPISODE_TAGS,
     INTERVAL_TAGS,
     RUN_DATA,
     RUN_TEXT_TAG,
     RUNNING,
+    START_STEP,
     STATUS_JSON,
     EpisodeRecord,
     EvalRecord,
@@ -116,7 +118,8 @@ class Logbook:
     def episode(self, record: EpisodeRecord) -> None:
         self._episodes.writerow([_csv_value(v) for v in astuple(record)])
         self._episodes_file.flush()
-        for name, tag in EPISODE_TAGS.items():
+        tags = FRONTIER_EPISODE_TAGS if record.start_step else EPISODE_TAGS
+        for name, tag in tags.items():
             self.writer.add_scalar(tag, getattr(record, name), record.env_step)
         self.reporter.episode(record.env_step, record.episode, record.x_pos, record.epsilon)
 
@@ -238,10 +241,12 @@ def resume_logs(run_dir: Path, env_step: int, episodes: int) -> tuple[str, Optio
     return episodes_text, evals_text
 
 
-def _complete_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
+def _complete_rows(path: Path, header: tuple[str, ...],
+                   older_headers: tuple[tuple[str, ...], ...] = ()) -> list[list[str]]:
     """The rows of a run's CSV file that end in a newline (one cut mid-write by a crash does
-    not), after checking its text and header. The trainer writes plain numbers only, never a
-    quoted field, so a row joined back with commas is its line again."""
+    not), after checking its text and header (`header`, or one of `older_headers`, which the
+    caller brings up to date). The trainer writes plain numbers only, never a quoted field, so
+    a row joined back with commas is its line again."""
     if not path.is_file():
         raise RunFolderError(f"{path}: missing (or not a file), but the run has a checkpoint; the run "
                               "folder was changed by hand")
@@ -258,7 +263,7 @@ def _complete_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
         rows = [next(csv.reader([line.removesuffix("\r")]), []) for line in text.split("\n")[:-1]]
     except csv.Error as exc:
         raise RunFolderError(f"{path}: not a CSV file ({exc}); the run folder was changed by hand") from None
-    if not rows or tuple(rows[0]) != header:
+    if not rows or (tuple(rows[0]) != header and tuple(rows[0]) not in older_headers):
         raise RunFolderError(f"{path}: its first line is not the header {','.join(header)}; the "
                               "run folder was changed by hand")
     return rows
@@ -291,7 +296,7 @@ def _check_row(path: Path, number: int, row: list[str], record: type) -> list[An
 def _cut_episodes(path: Path, env_step: int, episodes: int) -> str:
     """episodes.csv's header and first `episodes` rows, each checked to be the episode of
     its place, ending at or before the checkpoint's step, after the one before it."""
-    rows = _complete_rows(path, EPISODE_COLUMNS)
+    rows = _with_start_step(_complete_rows(path, EPISODE_COLUMNS, (EPISODE_COLUMNS_BEFORE_FRONTIER,)))
     if len(rows) < episodes + 1:
         raise RunFolderError(f"{path}: has {len(rows) - 1} episodes, but the checkpoint "
                               f"was taken after {episodes}; the run folder was changed by hand")
@@ -304,6 +309,19 @@ def _cut_episodes(path: Path, env_step: int, episodes: int) -> str:
                                   f"checkpoint at {env_step}); the run folder was changed by hand")
         last = record.env_step
     return "".join(",".join(row) + "\n" for row in rows[:episodes + 1])
+
+
+# episodes.csv as runs wrote it before env.frontier: every episode began at the level's start.
+EPISODE_COLUMNS_BEFORE_FRONTIER = tuple(c for c in EPISODE_COLUMNS if c != START_STEP)
+
+
+def _with_start_step(rows: list[list[str]]) -> list[list[str]]:
+    """episodes.csv's rows with the start_step column: added, as 0, to a file written before
+    env.frontier, so that a run resumed from such a folder writes its new rows below a header
+    that names their every field."""
+    if tuple(rows[0]) == EPISODE_COLUMNS:
+        return rows
+    return [list(EPISODE_COLUMNS)] + [row + ["0"] for row in rows[1:]]
 
 
 def _cut_evals(path: Path, env_step: int) -> str:

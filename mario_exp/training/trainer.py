@@ -47,6 +47,7 @@ from mario_exp.training.checkpoint import (
     save_checkpoint,
 )
 from mario_exp.training.evaluation import Evaluator
+from mario_exp.training.frontier import Frontier
 from mario_exp.training.schedule import crossed
 from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
 
@@ -89,10 +90,13 @@ class EpisodeSoFar:
     reward: float = 0.0
     actions: list[int] = field(default_factory=list)  # replayed on a fresh emulator to resume
     tally: Tally = field(default_factory=Tally)
+    # With env.frontier: the frontier's actions the episode began after (empty: the level's start).
+    start: list[int] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> "EpisodeSoFar":
-        return cls(state["reward"], state["actions"], Tally(**state["tally"]))
+        # "start" came after checkpoint format 4's first runs: theirs began at the level's start.
+        return cls(state["reward"], state["actions"], Tally(**state["tally"]), state.get("start", []))
 
 
 @dataclass
@@ -187,6 +191,7 @@ class Trainer:
         self.stacks = FrameStacks(env_cfg.num_envs, env_cfg.frame_stack, env_cfg.frame_size)
         self.loop = LoopState(episodes=[EpisodeSoFar() for _ in range(env_cfg.num_envs)],
                               learn_from=agent_cfg.burnin)
+        self.frontier = Frontier(env_cfg.frontier) if env_cfg.frontier.fraction > 0 else None
         self._stop_signal: Optional[int] = None
         self.evaluator: Optional[Evaluator] = None
         self._clock_start = time.perf_counter()
@@ -224,6 +229,7 @@ class Trainer:
             "rng": _rng_states(self.rng),
             "evaluation": None if self.evaluator is None else self.evaluator.state_dict(),
             "unrecorded_updates": [asdict(result) for result in self._unrecorded],
+            "frontier": None if self.frontier is None else self.frontier.state_dict(),
         })
         logbook.checkpoint_saved(self.loop.step)
         self._clock_start = time.perf_counter()
@@ -232,9 +238,12 @@ class Trainer:
         self.loop = LoopState.from_dict(payload["progress"])
         self.agent.load_state_dict(payload["agent"])
         self._unrecorded = [UpdateResult(**result) for result in payload["unrecorded_updates"]]
-        # Rebuild each unfinished episode by replaying its actions on a fresh emulator.
+        # Rebuild each unfinished episode by replaying its actions on a fresh emulator (after
+        # the frontier's it began after, if any).
         frames = self.env.reset()
         for env, episode in enumerate(self.loop.episodes):
+            if episode.start:
+                frames[env] = self.env.reset_env(env, episode.start)
             self.stacks.reset(env, frames[env])
             for action in episode.actions:
                 frames[env], _, done, _ = self.env.step_env(env, action)
@@ -253,6 +262,8 @@ class Trainer:
             self.replay.start(frames)
             self.loop.learn_from = self.loop.step + self.config.agent.burnin
         _restore_rngs(self.rng, payload["rng"])
+        if self.frontier is not None and payload.get("frontier") is not None:
+            self.frontier.load_state_dict(payload["frontier"])
 
     # --- the loop ------------------------------------------------------------------------
     def _wall_time(self) -> float:
@@ -346,17 +357,36 @@ class Trainer:
         played = self.env.step_wait()
         if not agent_cfg.async_update:
             self._record_update_results()
+        starts = self._frontier_starts(played, actions)
         self.replay.add(np.asarray(actions), self._learning_rewards(played), played.dones, played.frames)
         loop.step = steps[-1]
         for env, (step, action, episode) in enumerate(zip(steps, actions, loop.episodes)):
             episode.reward += float(played.rewards[env])
             episode.actions.append(action)
             if played.dones[env]:
-                self._end_episode(logbook, env, step, epsilons[env], played.infos[env])
+                self._end_episode(logbook, env, step, epsilons[env], played.infos[env], starts[env])
                 self.stacks.reset(env, played.frames[env])  # the env's next episode has begun
             else:
                 self.stacks.push(env, played.frames[env])
         return loop.step >= loop.learn_from
+
+    def _frontier_starts(self, played: VectorStep, actions: list[int]) -> list[list[int]]:
+        """With env.frontier, where each env whose episode just ended begins its next one: the
+        frontier (updated by the episodes that ended) decides, and an env that begins part-way
+        gets the frame there in `played.frames`, in place of the level's first. One list of
+        actions per env, empty for the level's start."""
+        starts: list[list[int]] = [[] for _ in played.dones]
+        if self.frontier is None:
+            return starts
+        for env, episode in enumerate(self.loop.episodes):
+            if played.dones[env]:
+                path = episode.start + episode.actions + [actions[env]]
+                self.frontier.episode_ended(path, int(played.infos[env]["x_pos"]))
+        for env in np.flatnonzero(played.dones):
+            starts[env] = self.frontier.next_start(self.rng)
+            if starts[env]:
+                played.frames[env] = self.env.reset_env(int(env), starts[env])
+        return starts
 
     def _learning_rewards(self, played: VectorStep) -> np.ndarray:
         """The rewards the replay stores for the TD targets: the env's, less agent.death_penalty
@@ -408,8 +438,10 @@ class Trainer:
             self._wait_for_updates()
         return self.agent.lr
 
-    def _end_episode(self, logbook: Logbook, env: int, step: int, epsilon: float, info: dict) -> None:
-        """Log the episode env finished at `step`, and start counting its next one."""
+    def _end_episode(self, logbook: Logbook, env: int, step: int, epsilon: float, info: dict,
+                     next_start: list[int]) -> None:
+        """Log the episode env finished at `step`, and start counting its next one, which
+        begins after the actions `next_start` (env.frontier; empty: at the level's start)."""
         loop = self.loop
         lr = self._settled_lr()  # also: the plateau schedule below must not change it mid-update
         episode = loop.episodes[env]
@@ -418,9 +450,9 @@ class Trainer:
         logbook.episode(EpisodeRecord(
             env_step=step, episode=loop.episode, reward=episode.reward, x_pos=int(info["x_pos"]),
             length=len(episode.actions), flag=int(info["flag_get"]), epsilon=epsilon, loss=loss, q=q,
-            lr=lr, wall_time=round(self._wall_time(), 3), env=env))
+            lr=lr, wall_time=round(self._wall_time(), 3), env=env, start_step=len(episode.start)))
         self.agent.end_episode(loss)
-        loop.episodes[env] = EpisodeSoFar()
+        loop.episodes[env] = EpisodeSoFar(start=next_start)
 
     def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
         loop = self.loop

@@ -309,12 +309,12 @@ def _insert_after_header(name: str, line: bytes):
 
 DAMAGED_LOGS = {
     # (file, what goes in after the header) -> words of the one line
-    "garbage line": (_insert_after_header("episodes.csv", b"garbage\n"), ["episodes.csv: line 2 has 1 fields, not 12"]),
-    "text in a number": (_insert_after_header("episodes.csv", b"x,1,0,0,1,0,1,,,0.1,0,0\n"),
+    "garbage line": (_insert_after_header("episodes.csv", b"garbage\n"), ["episodes.csv: line 2 has 1 fields, not 13"]),
+    "text in a number": (_insert_after_header("episodes.csv", b"x,1,0,0,1,0,1,,,0.1,0,0,0\n"),
                          ["episodes.csv: line 2: env_step='x' is not an integer"]),
     "a repeated episode": (lambda d: (d / "episodes.csv").write_bytes(
         (d / "episodes.csv").read_bytes().replace(b",1,", b",2,", 1)), ["episodes.csv: line 2 is not episode 1"]),
-    "23-digit env_step": (_insert_after_header("episodes.csv", b"12345678901234567890123,1,0,0,1,0,1,,,0.1,0,0\n"),
+    "23-digit env_step": (_insert_after_header("episodes.csv", b"12345678901234567890123,1,0,0,1,0,1,,,0.1,0,0,0\n"),
                           ["episodes.csv: line 2 is not episode 1", "ending at step 12345678901234567890123"]),
     "not UTF-8": (_insert_after_header("episodes.csv", b"\xff\xfe,1\n"), ["episodes.csv: line 2 is not UTF-8 text"]),
     "garbled evals.csv": (_insert_after_header("evals.csv", b"2\x00\x00,1,0\n"),

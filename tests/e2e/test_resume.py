@@ -49,8 +49,8 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str]
                                                               tmp_path: Path) -> None:
     """Several kills of one run (while it writes its first checkpoint, just after checkpoints,
     during a later checkpoint write, at a random moment), each followed by a rerun of the same
-    command; with prioritized replay too, whose priorities and pending updates the checkpoint
-    must carry. Each kill but the random one comes at a moment the trainer itself marks: the
+    command; with prioritized replay and frontier starts too, whose priorities, pending updates
+    and frontier the checkpoint must carry. Each kill but the random one comes at a moment the trainer itself marks: the
     bytes of a checkpoint arriving in a FIFO, or its progress line."""
     smoke_run = request.getfixturevalue(reference)
     run_dir = tmp_path / "run"
@@ -105,9 +105,11 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str]
     # TensorBoard: every episode exactly once, whatever was logged before each kill.
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
-    steps = [e.step for e in events.Scalars("episode/x_pos")]
-    rows = (run_dir / "episodes.csv").read_text().splitlines()[1:]
-    assert steps == [int(row.split(",")[0]) for row in rows]
+    rows = [row.split(",") for row in (run_dir / "episodes.csv").read_text().splitlines()[1:]]
+    for tag, frontier in (("episode/x_pos", False), ("frontier_episode/x_pos", True)):
+        ended = [int(row[0]) for row in rows if (row[-1] != "0") == frontier]   # start_step, env.frontier
+        logged = [e.step for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
+        assert logged == ended, tag
 
 
 def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path, smoke_run_150: Path,

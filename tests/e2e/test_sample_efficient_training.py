@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.helpers import SAMPLE_EFFICIENT, drop_clock, read_episodes, run_train, single_run_dir
 
@@ -33,6 +35,27 @@ def test_checkpoint_holds_the_priorities_and_the_value_stream(smoke_sample_effic
     # Priorities other than the initial 1.0: updates were applied from TD errors.
     assert len(set(replay["priorities"].tolist()) - {0.0, 1.0}) > 10
     assert "head.2.value.weight" in payload["agent"]["online"]
+
+
+def test_frontier_episodes_begin_along_the_furthest_and_stay_out_of_the_scores(
+        smoke_sample_efficient_run: Path) -> None:
+    rows = read_episodes(smoke_sample_efficient_run)
+    frontier = torch.load(smoke_sample_efficient_run / "checkpoints" / "last.pt", weights_only=True)["frontier"]
+    assert rows[0]["start_step"] == "0" and sum(r["start_step"] != "0" for r in rows) >= 3
+    # The frontier is the first episode to get furthest, kept as its whole path from the start.
+    furthest = max(rows, key=lambda r: int(r["x_pos"]))
+    assert frontier["x_pos"] == int(furthest["x_pos"])
+    assert len(frontier["actions"]) == int(furthest["start_step"]) + int(furthest["length"])
+    events = EventAccumulator(str(smoke_sample_efficient_run), size_guidance={"scalars": 0})
+    events.Reload()
+    started = [int(r["env_step"]) for r in rows if r["start_step"] == "0"]
+    assert [e.step for e in events.Scalars("episode/x_pos")] == started
+    assert [e.value for e in events.Scalars("frontier_episode/start_step")] == [
+        float(r["start_step"]) for r in rows if r["start_step"] != "0"]
+    # final/x_pos, the score a search maximises, averages only the episodes from the level's start.
+    level_start_x = [int(r["x_pos"]) for r in rows if r["start_step"] == "0"]
+    in_window = [x for step, x in zip(started, level_start_x) if step > 0.9 * started[-1]]
+    assert [e.value for e in events.Scalars("final/x_pos")] == [pytest.approx(sum(in_window) / len(in_window))]
 
 
 def test_death_penalty_lowers_exactly_the_stored_rewards_of_deaths(tmp_path: Path) -> None:

@@ -64,6 +64,8 @@ CASES = [
     (["agent.augment_shift=-2"], ["agent.augment_shift", "0..16"]),
     (["agent.dueling=maybe"], ["agent.dueling", "true or false"]),
     (["env.stall_steps=0"], ["env.stall_steps", "null or an integer >= 1"]),
+    (["env.frontier.fraction=1.5"], ["env.frontier.fraction", "[0, 1]"]),
+    (["env.frontier.window=0"], ["env.frontier.window", "null or an integer >= 1"]),
     # Exploration schedules.
     (["agent.epsilon.schedule=cosine"], ["agent.epsilon.schedule", "exponential, linear"]),
     (["agent.epsilon.schedule=linear", "agent.epsilon.fraction=0"], ["agent.epsilon.fraction", "(0, 1]"]),

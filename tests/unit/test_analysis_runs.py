@@ -17,7 +17,7 @@ from mario_exp.rundir.contract import (
 )
 
 HEADER = ",".join(EPISODE_COLUMNS) + "\n"
-ROW = "{s},{e},5.0,300,100,0,0.9,0.5,1.2,0.001,{t},0\n"
+ROW = "{s},{e},5.0,300,100,0,0.9,0.5,1.2,0.001,{t},0,0\n"
 
 
 def rows(n, start=1):
@@ -34,7 +34,7 @@ def test_clean_csv_reads_every_row(tmp_path):
 
 def test_empty_loss_and_q_are_kept_as_nan(tmp_path):
     path = tmp_path / EPISODES_CSV
-    path.write_text(HEADER + "100,1,5.0,300,100,0,1.0,,,0.001,1.0,0\n")
+    path.write_text(HEADER + "100,1,5.0,300,100,0,1.0,,,0.001,1.0,0,0\n")
     table = read_episodes_csv(path).table
     assert len(table) == 1 and np.isnan(table["loss"][0]) and np.isnan(table["q"][0])
 
@@ -48,10 +48,10 @@ def test_line_cut_mid_write_is_dropped_not_counted_as_garbled(tmp_path):
 
 @pytest.mark.parametrize("junk", [
     "garbage,line\n",                          # too few fields
-    "1,2,3,4,5,6,7,8,9,10,11,12,13\n",         # too many fields
-    "250,x,5.0,abc,100,0,0.9,0.5,1.2,0.001,2,0\n",  # text in numeric fields
+    "1,2,3,4,5,6,7,8,9,10,11,12,13,14\n",      # too many fields
+    "250,x,5.0,abc,100,0,0.9,0.5,1.2,0.001,2,0,0\n",  # text in numeric fields
     "\x00\x00\x00\x00\n",                      # NULs from a crash while flushing
-    "150,2,5.0,300,100,0,0.9,0.5,1.2,0.001,1.5,0\n",  # env_step goes backwards
+    "150,2,5.0,300,100,0,0.9,0.5,1.2,0.001,1.5,0,0\n",  # env_step goes backwards
 ])
 def test_garbled_line_mid_file_is_skipped_and_counted(tmp_path, junk):
     path = tmp_path / EPISODES_CSV

@@ -127,7 +127,7 @@ def test_sample_efficient_options_are_off_by_default() -> None:
     assert agent.priority.exponent == 0.0 and env.stall_steps is None
 
 
-def test_flag_preset_is_quick_with_the_sample_efficient_options() -> None:
+def test_flag_preset_is_quick_with_running_jumps_and_the_sample_efficient_options() -> None:
     from mario_exp.agent.ddqn import epsilon_at
 
     flag, quick = compose_config(["experiment=flag"]), compose_config(["experiment=quick"])
@@ -136,7 +136,10 @@ def test_flag_preset_is_quick_with_the_sample_efficient_options() -> None:
     assert flag.trainer.total_steps == 500_000
     # Exploration ends after the first 50k steps of the budget.
     assert epsilon_at(50_001, flag.agent.epsilon, 500_000) == flag.agent.epsilon.min
-    # Everything else is quick's: the network input, actions and learning hyperparameters.
+    # Running jumps: the preset is what results/flag-1-1's seeds 1 and 2 were started with.
+    assert flag.action_set.name == "right_run" and len(flag.action_set.buttons) == 4
+    assert flag == compose_config(["experiment=flag", "action_set=right_run"])
+    # Everything else is quick's: the network input and learning hyperparameters.
     assert (flag.agent.n_step, flag.agent.lr, flag.agent.gamma, flag.agent.sync_every, flag.env.button_marks) \
         == (quick.agent.n_step, quick.agent.lr, quick.agent.gamma, quick.agent.sync_every, quick.env.button_marks)
 

@@ -24,25 +24,28 @@ def test_file_names_are_the_folders_on_disk() -> None:
 
 def test_csv_columns_keep_their_order() -> None:
     assert contract.EPISODE_COLUMNS == ("env_step", "episode", "reward", "x_pos", "length", "flag", "epsilon",
-                                        "loss", "q", "lr", "wall_time", "env")
+                                        "loss", "q", "lr", "wall_time", "env", "start_step")
     assert contract.EPISODE_OPTIONAL == ("loss", "q")
-    assert contract.EPISODE_COLUMNS_ADDED_LATER == ("env",)
+    assert contract.EPISODE_COLUMNS_ADDED_LATER == ("env", "start_step") and contract.START_STEP == "start_step"
     assert contract.EVAL_COLUMNS == ("env_step", "eval_episode", "reward", "x_pos", "length", "flag", "truncated",
                                      "epsilon", "wall_time")
     assert contract.optional_columns(contract.EvalRecord) == ()
 
 
 def test_tensorboard_tags_and_statuses() -> None:
-    tags = [contract.RUN_TEXT_TAG, *contract.EPISODE_TAGS.values(), *contract.INTERVAL_TAGS.values(),
+    tags = [contract.RUN_TEXT_TAG, *contract.EPISODE_TAGS.values(), *contract.FRONTIER_EPISODE_TAGS.values(),
+            *contract.INTERVAL_TAGS.values(),
             *contract.EVAL_TAGS.values(), contract.EVAL_VIDEO_TAG, *contract.FINAL_TAGS.values(),
             *contract.FINAL_EVAL_TAGS.values()]
     assert tags == ["run", "episode/reward", "episode/x_pos", "episode/length", "episode/flag",
+                    "frontier_episode/x_pos", "frontier_episode/length", "frontier_episode/flag",
+                    "frontier_episode/start_step",
                     "train/loss", "train/q", "train/epsilon", "train/lr", "perf/steps_per_second",
                     "eval/reward", "eval/x_pos", "eval/flag", "eval/latest",
                     "final/x_pos", "final/reward", "final/flag_rate",
                     "final/eval_x_pos", "final/eval_reward", "final/eval_flag_rate"]
     # Each per-episode and per-evaluation tag is a column of the record it comes from.
-    assert set(contract.EPISODE_TAGS) <= set(contract.EPISODE_COLUMNS)
+    assert set(contract.EPISODE_TAGS) | set(contract.FRONTIER_EPISODE_TAGS) <= set(contract.EPISODE_COLUMNS)
     assert set(contract.EVAL_TAGS) <= set(contract.EVAL_COLUMNS)
     assert contract.STATUSES == ("finished", "running", "stopped", "interrupted", "failed", "unknown")
 

@@ -7,7 +7,7 @@ from mario_exp.rundir.final_window import final_metrics
 def _write_episodes(path, rows):
     lines = [",".join(EPISODE_COLUMNS)]
     for step, x_pos, reward, flag in rows:
-        lines.append(f"{step},1,{reward},{x_pos},10,{flag},0.5,,,0.00025,1.0,0")
+        lines.append(f"{step},1,{reward},{x_pos},10,{flag},0.5,,,0.00025,1.0,0,0")
     path.write_text("\n".join(lines) + "\n")
 
 
