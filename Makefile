@@ -23,8 +23,11 @@ demo: setup
 	$(PY) train.py -m experiment=smoke agent.batch_size=32,64 agent.learn_every=5,10 seed=1,2 trainer.total_steps=1000
 	$(PY) analyze.py --latest
 
+# One pytest-xdist worker per core (-n auto): most of the suite's time is train.py processes,
+# which use one core each. Tests go to whichever worker is free; the session's shared runs are
+# made once for all workers (tests/e2e/conftest.py).
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # The unit tier only, for the edit loop: in process, no emulator. A test's tier is its folder,
 # so this is `pytest -m unit` without importing the other tiers' modules to deselect them.

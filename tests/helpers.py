@@ -8,15 +8,18 @@ import json
 import os
 import queue
 import select
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import imageio_ffmpeg
 import numpy as np
+import pytest
+from filelock import FileLock
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -41,6 +44,29 @@ def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Co
     """`python train.py ARGS` in `cwd`, as a user runs it; outputs land in cwd/outputs."""
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], Path]) -> Path:
+    """The path `make(folder)` returns, a path in the empty folder `folder`, made once in this
+    test session however many xdist workers ask for it. A make that raises leaves no mark, so
+    a worker asking after it makes it again and fails with its own error."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                 # each worker's basetemp is <session's>/popen-gwN
+    folder, made = root / name, root / f"{name}.made"
+    with FileLock(str(root / f"{name}.lock")):
+        if not made.exists():
+            shutil.rmtree(folder, ignore_errors=True)     # a failed make's leftovers
+            folder.mkdir()
+            made.write_text(str(make(folder).relative_to(folder)))
+    return folder / made.read_text()
+
+
+def finished_run(args: list[str], cwd: Path) -> Path:
+    """The run folder of `train.py ARGS` in `cwd`, a run that must finish."""
+    result = run_train(args, cwd)
+    assert result.returncode == 0, result.stderr
+    return single_run_dir(cwd)
 
 
 def run_play(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -10,7 +10,15 @@ import torch
 
 from mario_exp.rundir.logbook import Logbook
 from mario_exp.training.trainer import Trainer
-from tests.helpers import compose_config, drop_clock, read_episodes, read_scalars, run_train, single_run_dir
+from tests.helpers import (
+    compose_config,
+    drop_clock,
+    made_once,
+    read_episodes,
+    read_scalars,
+    run_train,
+    single_run_dir,
+)
 
 SMOKE_GREEDY = ["experiment=smoke", "seed=7", "agent.epsilon.start=0.0", "agent.epsilon.min=0.0",
                 "agent.lr=0.01"]   # greedy and fast-changing: the acting weights show in the episodes
@@ -28,10 +36,14 @@ def async_and_sync_runs(args: list[str], tmp_path: Path) -> list[Path]:
     return runs
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def greedy_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """SMOKE_GREEDY with agent.async_update=true (the default), then false; read only."""
-    return async_and_sync_runs(SMOKE_GREEDY, tmp_path_factory.mktemp("greedy"))
+    def make(folder: Path) -> Path:
+        async_and_sync_runs(SMOKE_GREEDY, folder)
+        return folder
+    folder = made_once(tmp_path_factory, "greedy_runs", make)
+    return [single_run_dir(folder / setting) for setting in ("true", "false")]
 
 
 def last_agent(run_dir: Path) -> dict:
@@ -90,8 +102,9 @@ def test_without_async_updates_every_step_acts_on_the_newest_weights(trainer) ->
 
 
 def test_with_an_update_every_step_async_changes_nothing_but_when_losses_are_logged(tmp_path: Path) -> None:
-    """learn_every=1 leaves no step between updates, so no action comes from older weights."""
-    runs = async_and_sync_runs([*SMOKE_GREEDY, "agent.learn_every=1"], tmp_path)
+    """learn_every=1 leaves no step between updates, so no action comes from older weights
+    (at 250 steps: 150 updates, each one a chance for a lag to show)."""
+    runs = async_and_sync_runs([*SMOKE_GREEDY, "agent.learn_every=1", "trainer.total_steps=250"], tmp_path)
     played = [[{k: v for k, v in row.items() if k not in ("loss", "q", "wall_time")}
                for row in read_episodes(run)] for run in runs]
     assert played[0] and played[0] == played[1]

@@ -28,6 +28,7 @@ from tests.helpers import (
     RunsCodeOnLoad,
     TrainProcess,
     episodes_without_clock,
+    made_once,
     read_status,
     run_train,
 )
@@ -280,16 +281,17 @@ def test_fuzzed_checkpoints_load_whole_or_not_at_all(smoke_run: Path, tmp_path: 
 
 
 # --- the logs a resume keeps -----------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def checkpointed_after_an_episode(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run finished at step 300 (its checkpoint after its first episode, at 280, and an
-    evaluation at 200), to be continued to 400."""
-    cwd = tmp_path_factory.mktemp("checkpointed")
-    run_dir = cwd / "run"
-    result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], cwd)
-    assert result.returncode == 0, result.stderr
-    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["episode"] == 1
-    return run_dir
+    evaluation at 200), to be continued to 400. Copy it first."""
+    def make(cwd: Path) -> Path:
+        run_dir = cwd / "run"
+        result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], cwd)
+        assert result.returncode == 0, result.stderr
+        assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["episode"] == 1
+        return run_dir
+    return made_once(tmp_path_factory, "checkpointed_after_an_episode", make)
 
 
 def continued(base: Path, tmp_path: Path, edit) -> tuple[Path, subprocess.CompletedProcess, dict]:

@@ -24,7 +24,16 @@ from mario_exp.rundir.contract import (
     OVERRIDES_YAML,
     STATUS_JSON,
 )
-from tests.helpers import SWEEP, drop_clock, read_episodes, read_scalars, run_train, single_run_dir
+from tests.helpers import (
+    SWEEP,
+    drop_clock,
+    finished_run,
+    made_once,
+    read_episodes,
+    read_scalars,
+    run_train,
+    single_run_dir,
+)
 
 
 def test_run_folder_layout(smoke_run: Path) -> None:
@@ -97,13 +106,11 @@ def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
     assert drop_clock(again) == drop_clock(first)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def one_episode_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`experiment=smoke seed=8 trainer.max_episodes=1`: another seed, stopped after an episode."""
-    cwd = tmp_path_factory.mktemp("one_episode")
-    result = run_train(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], cwd)
-    assert result.returncode == 0, result.stderr
-    return single_run_dir(cwd)
+    return made_once(tmp_path_factory, "one_episode_run",
+                     lambda cwd: finished_run(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], cwd))
 
 
 def test_other_seed_other_episodes(smoke_run: Path, one_episode_run: Path) -> None:
@@ -154,12 +161,9 @@ def test_worker_process_and_compression_change_nothing_but_speed(smoke_run: Path
 TWO_ENVS = ["experiment=smoke", "seed=7", "env.num_envs=2", "trainer.total_steps=800"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def two_env_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("two_envs")
-    result = run_train(TWO_ENVS, cwd)
-    assert result.returncode == 0, result.stderr
-    return single_run_dir(cwd)
+    return made_once(tmp_path_factory, "two_env_run", lambda cwd: finished_run(TWO_ENVS, cwd))
 
 
 def test_two_envs_log_every_episode_and_keep_the_replay_ratio(two_env_run: Path) -> None:

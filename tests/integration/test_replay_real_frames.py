@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mario_exp.agent.replay import ReplayBuffer
+from tests.helpers import made_once
 from tests.replay_helpers import CPU
 
 # Real frames of 1-1 (random play), recorded once per test session in a fresh process.
@@ -21,11 +23,12 @@ np.save({path!r}, record_frames(Config(), 1500, np.random.default_rng(0)))
 """
 
 
-@pytest.fixture(scope="module")
-def real_frames(tmp_path_factory) -> str:
-    path = str(tmp_path_factory.mktemp("frames") / "frames.npy")
-    subprocess.run([sys.executable, "-c", RECORD.format(path=path)], check=True)
-    return path
+@pytest.fixture(scope="session")
+def real_frames(tmp_path_factory: pytest.TempPathFactory) -> str:
+    def make(folder: Path) -> Path:
+        subprocess.run([sys.executable, "-c", RECORD.format(path=str(folder / "frames.npy"))], check=True)
+        return folder / "frames.npy"
+    return str(made_once(tmp_path_factory, "real_frames", make))
 
 
 def test_compressed_real_frames_cost_at_most_1_5_kb(real_frames) -> None:
