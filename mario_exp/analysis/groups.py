@@ -1,11 +1,15 @@
 """Runs -> configurations.
 
 A configuration is a set of Hydra overrides minus ``seed`` (and ``hydra.*``), so a sweep over
-``seed=1,2,3`` becomes three seeds of each configuration. The swept hyperparameters are the keys
-whose values differ between configurations; they become the table's leading columns.
+``seed=1,2,3`` becomes three seeds of each configuration. Sets of overrides that compose to the
+same config are one configuration: ``experiment=flag action_set=right_run`` is
+``experiment=flag`` once the preset itself chooses right_run, and ``agent.lr=0.00025`` is the
+default. The swept hyperparameters are the keys whose values differ between configurations;
+they become the table's leading columns.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,10 +78,14 @@ def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[RunGr
     by_pairs: dict[frozenset[tuple[str, str]], list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
     for pairs, run in keyed:
         by_pairs.setdefault(frozenset(pairs), []).append((pairs, run))
+    members_of = list(by_pairs.values())
+    if not by:
+        members_of = _merge_same_configs(members_of)
 
     groups = []
-    for members in by_pairs.values():
-        pairs = members[0][0]  # keep the user's override order for the label
+    for members in members_of:
+        # The overrides every member has, in the first member's (the user's) order.
+        pairs = tuple(p for p in members[0][0] if all(p in other for other, _ in members))
         label = ",".join(f"{k}={v}" for k, v in pairs) or "(defaults)"
         groups.append(RunGroup(label, dict(pairs), [r for _, r in members]))
     swept = list(by) if by else _swept_keys(groups)
@@ -88,6 +96,33 @@ def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[RunGr
                 values = {run_value(r, key) for r in group.runs} - {None}
                 group.settings[key] = values.pop() if len(values) == 1 else MISSING_VALUE
     return groups, swept
+
+
+def _config_identity(run: Run) -> str | None:
+    """The run's composed config minus its seed, as one comparable string; None when unread."""
+    if not run.config:
+        return None
+    return json.dumps({k: v for k, v in run.config.items() if k != "seed"}, sort_keys=True, default=str)
+
+
+def _merge_same_configs(members_of: list[list[tuple[tuple[tuple[str, str], ...], Run]]]
+                        ) -> list[list[tuple[tuple[tuple[str, str], ...], Run]]]:
+    """Join the override groups whose runs all composed to one and the same config: another
+    spelling of the same configuration. A group with an unread config, or whose runs composed
+    to several (the code's defaults changed between them), stays as its overrides make it."""
+    merged: list[list[tuple[tuple[tuple[str, str], ...], Run]]] = []
+    by_identity: dict[str, list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
+    for members in members_of:
+        identities = {_config_identity(run) for _, run in members}
+        identity = identities.pop() if len(identities) == 1 else None
+        if identity is None:
+            merged.append(members)
+        elif identity in by_identity:
+            by_identity[identity].extend(members)
+        else:
+            by_identity[identity] = list(members)
+            merged.append(by_identity[identity])
+    return merged
 
 
 def _swept_keys(groups: list[RunGroup]) -> list[str]:

@@ -6,6 +6,7 @@ the checks cover the real reader, not a shortcut.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -61,11 +62,29 @@ def synthetic_episodes(n_episodes: int, skill: float, rng: np.random.Generator,
     })[list(EPISODE_COLUMNS)]
 
 
+def with_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of `config` with each `key=value` override of one of its values applied, as Hydra
+    composes it; a config group's choice (action_set=right_run) and keys it lacks
+    (experiment=..., hydra.*) change nothing."""
+    config = copy.deepcopy(config)
+    for text in overrides:
+        key, _, value = text.lstrip("+").partition("=")
+        *parents, leaf = key.split(".")
+        node: Any = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node and not isinstance(node[leaf], dict):
+            node[leaf] = yaml.safe_load(value)
+    return config
+
+
 def write_run(run_dir: Path, overrides: list[str], config: dict[str, Any],
               episodes: pd.DataFrame | None, status: dict[str, Any] | None) -> Path:
-    """Write one run folder as train.py does (episodes/status None: that file is absent)."""
+    """Write one run folder as train.py does (episodes/status None: that file is absent); its
+    .hydra/config.yaml is `config` with the overrides applied, as in a real run, so that runs
+    the analysis must tell apart compose to different configs."""
     (run_dir / CONFIG_YAML).parent.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG_YAML).write_text(yaml.safe_dump(config, sort_keys=False))
+    (run_dir / CONFIG_YAML).write_text(yaml.safe_dump(with_overrides(config, overrides), sort_keys=False))
     (run_dir / OVERRIDES_YAML).write_text(yaml.safe_dump(overrides))
     if episodes is not None:
         episodes.to_csv(run_dir / EPISODES_CSV, index=False, na_rep="")

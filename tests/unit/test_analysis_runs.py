@@ -6,7 +6,7 @@ from mario_exp.analysis.episodes import read_episodes_csv
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.groups import find_baseline, group_runs
 from mario_exp.analysis.runs import find_run_dirs, load_run
-from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run
+from mario_exp.analysis.synthetic import run_config, synthetic_episodes, with_overrides, write_run
 from mario_exp.rundir.contract import (
     CONFIG_YAML,
     EPISODE_COLUMNS,
@@ -126,10 +126,15 @@ def test_discovery_skips_analysis_folder_and_does_not_enter_runs(tmp_path):
     assert find_run_dirs(outputs, skip=(outputs / "analysis",)) == [a]
 
 
-def _grouped(tmp_path, overrides_list):
+def composed(overrides, config=None):
+    """run_config(1, 100), or `config`, as the overrides compose it."""
+    return with_overrides(config or run_config(1, 100), overrides)
+
+
+def _grouped(tmp_path, overrides_list, configs=None):
     runs = []
     for i, overrides in enumerate(overrides_list):
-        config = run_config(1, 100)
+        config = configs[i] if configs else run_config(1, 100)
         path = write_run(tmp_path / str(i), overrides, config, None, None)
         runs.append(load_run(path))
     return runs
@@ -146,6 +151,39 @@ def test_grouping_drops_seed_and_hydra_keys(tmp_path):
     assert sorted(len(c.runs) for c in configs) == [1, 2]
     assert {c.label for c in configs} == {"experiment=smoke,agent.batch_size=32",
                                           "experiment=smoke,agent.batch_size=64"}
+
+
+def test_overrides_that_compose_to_the_same_config_are_one_configuration(tmp_path):
+    """A preset that came to choose what seeds 1 and 2 had to override, and a default spelt out."""
+    right_run = composed(["action_set.name=right_run"])
+    runs = _grouped(tmp_path, [
+        ["experiment=flag", "action_set=right_run", "seed=1"],
+        ["experiment=flag", "action_set=right_run", "seed=2"],
+        ["experiment=flag", "seed=3"],
+        ["experiment=flag", "agent.lr=0.00025", "seed=1"],
+        ["experiment=flag", "seed=2", "agent.lr=0.00025"],
+        ["experiment=flag", "agent.lr=0.001", "seed=1"],
+    ], configs=[composed(["seed=1"], right_run), composed(["seed=2"], right_run), composed(["seed=3"], right_run),
+                composed(["seed=1"]), composed(["seed=2"]), composed(["seed=1", "agent.lr=0.001"])])
+    configs, swept = group_runs(runs)
+    assert [(c.label, [r.seed for r in c.runs]) for c in configs] == [
+        ("experiment=flag", [1, 2, 3]),                    # action_set=right_run, or the preset's
+        ("experiment=flag,agent.lr=0.00025", [1, 2]),      # the same overrides in another order
+        ("experiment=flag,agent.lr=0.001", [1])]
+    assert swept == ["agent.lr"]
+
+
+def test_the_same_overrides_stay_one_configuration_whatever_they_composed_to(tmp_path):
+    """Runs made before and after a default changed, or with an unread config, are never split
+    or joined by their configs: only other spellings of one config join."""
+    runs = _grouped(tmp_path, [["agent.batch_size=64", "seed=1"], ["agent.batch_size=64", "seed=2"], ["seed=3"]],
+                    configs=[composed(["seed=1", "agent.batch_size=64"]),
+                             composed(["seed=2", "agent.batch_size=64", "agent.gamma=0.99"]),
+                             composed(["seed=3", "agent.batch_size=64"])])
+    (runs[2].path / CONFIG_YAML).write_text("[not a mapping")
+    runs[2] = load_run(runs[2].path)
+    configs, _ = group_runs(runs)
+    assert [(c.label, len(c.runs)) for c in configs] == [("agent.batch_size=64", 2), ("(defaults)", 1)]
 
 
 def test_swept_key_missing_in_a_group_shows_its_config_value(tmp_path):
