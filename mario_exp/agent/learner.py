@@ -33,7 +33,7 @@ class UpdateResult:
     q: float
     # Prioritized replay: the sampled transitions (slot and the write stamp it had) and their
     # |TD errors|, which the loop turns into new priorities at a point fixed by the step
-    # numbers, never by the thread's timing (see Trainer._record_updates). Plain lists, so
+    # numbers, never by the thread's timing (see Trainer._record_update_results). Plain lists, so
     # that a checkpoint holding unrecorded results loads with weights_only.
     slots: Optional[list[int]] = None
     stamps: Optional[list[int]] = None
