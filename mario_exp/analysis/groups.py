@@ -17,6 +17,8 @@ from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.runs import Run, config_value, is_missing
 
 MISSING_VALUE = "-"
+# The runs of one configuration, each with its grouping overrides as (key, value) pairs.
+Members = list[tuple[tuple[tuple[str, str], ...], Run]]
 
 
 @dataclass
@@ -75,7 +77,7 @@ def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[RunGr
         keyed = [(tuple(parse_override(o) for o in r.overrides
                         if _is_grouping_key(parse_override(o)[0])), r) for r in runs]
 
-    by_pairs: dict[frozenset[tuple[str, str]], list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
+    by_pairs: dict[frozenset[tuple[str, str]], Members] = {}
     for pairs, run in keyed:
         by_pairs.setdefault(frozenset(pairs), []).append((pairs, run))
     members_of = list(by_pairs.values())
@@ -105,13 +107,12 @@ def _config_identity(run: Run) -> str | None:
     return json.dumps({k: v for k, v in run.config.items() if k != "seed"}, sort_keys=True, default=str)
 
 
-def _merge_same_configs(members_of: list[list[tuple[tuple[tuple[str, str], ...], Run]]]
-                        ) -> list[list[tuple[tuple[tuple[str, str], ...], Run]]]:
+def _merge_same_configs(members_of: list[Members]) -> list[Members]:
     """Join the override groups whose runs all composed to one and the same config: another
     spelling of the same configuration. A group with an unread config, or whose runs composed
     to several (the code's defaults changed between them), stays as its overrides make it."""
-    merged: list[list[tuple[tuple[tuple[str, str], ...], Run]]] = []
-    by_identity: dict[str, list[tuple[tuple[tuple[str, str], ...], Run]]] = {}
+    merged: list[Members] = []
+    by_identity: dict[str, Members] = {}
     for members in members_of:
         identities = {_config_identity(run) for _, run in members}
         identity = identities.pop() if len(identities) == 1 else None
