@@ -135,7 +135,7 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    # stall_steps: a trial stuck at a pipe for all 400 steps would finish no episode, and a
+    # stall_steps: a trial stuck at a pipe for its whole budget would finish no episode, and a
     # trial without a score (nan) stops Optuna's whole study.
     tiny = ["trainer.total_steps=200", "agent.burnin=50", "agent.memory_size=1000",
             "trainer.checkpoint_every=100", "trainer.log_every=50", "env.stall_steps=50"]
