@@ -157,8 +157,9 @@ def test_worker_process_and_compression_change_nothing_but_speed(smoke_run: Path
     assert drop_clock(read_episodes(single_run_dir(tmp_path))) == drop_clock(read_episodes(smoke_run))
 
 
-# 400 steps in each env: both finish episodes.
-TWO_ENVS = ["experiment=smoke", "seed=7", "env.num_envs=2", "trainer.total_steps=800"]
+# 400 steps in each env, and an episode stuck for 50 ends: both envs finish episodes, however
+# the few updates happen to steer Mario.
+TWO_ENVS = ["experiment=smoke", "seed=7", "env.num_envs=2", "trainer.total_steps=800", "env.stall_steps=50"]
 
 
 @pytest.fixture(scope="session")
