@@ -9,12 +9,14 @@ they become the table's leading columns.
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.runs import Run, config_value, is_missing
+from mario_exp.rundir.contract import CONFIG_KEYS_ADDED_LATER
 
 MISSING_VALUE = "-"
 # The runs of one configuration, each with its grouping overrides as (key, value) pairs.
@@ -101,10 +103,19 @@ def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[RunGr
 
 
 def _config_identity(run: Run) -> str | None:
-    """The run's composed config minus its seed, as one comparable string; None when unread."""
+    """The run's composed config minus its seed, with the keys its code predates filled in, as
+    one comparable string; None when unread."""
     if not run.config:
         return None
-    return json.dumps({k: v for k, v in run.config.items() if k != "seed"}, sort_keys=True, default=str)
+    config = copy.deepcopy({k: v for k, v in run.config.items() if k != "seed"})
+    for dotted, value in CONFIG_KEYS_ADDED_LATER.items():
+        *parents, leaf = dotted.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.setdefault(leaf, value)
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def _merge_same_configs(members_of: list[Members]) -> list[Members]:

@@ -11,7 +11,7 @@ library: the analysis imports it and never loads torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Any, Optional
 
 # --- Files and folders, relative to the run folder ------------------------------------------
 # Written by train.py once the job may start: the composed config, the job's command-line
@@ -96,6 +96,11 @@ EPISODE_OPTIONAL = optional_columns(EpisodeRecord)  # loss and q: empty before t
 # still reads those folders (a missing start_step: every episode began at the level's start).
 EPISODE_COLUMNS_ADDED_LATER = ("env", START_STEP)
 EVAL_COLUMNS = columns(EvalRecord)
+# Config keys added after run folders were first written, each with the value that does what
+# the code did before the key existed (its schema default; tests/unit/test_contract.py checks
+# them against the schema). A run resumed on newer code has them in its .hydra/config.yaml, the
+# same configuration begun before them has not; comparing configs fills them in.
+CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {"env.frontier.fraction": 0.0, "env.frontier.window": None}
 
 # --- TensorBoard tags, all against env steps ---------------------------------------------------
 RUN_TEXT_TAG = "run"  # the run's overrides and config, as text, once

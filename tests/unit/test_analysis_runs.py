@@ -173,6 +173,24 @@ def test_overrides_that_compose_to_the_same_config_are_one_configuration(tmp_pat
     assert swept == ["agent.lr"]
 
 
+def test_a_run_resumed_on_newer_code_is_the_configuration_it_began_as(tmp_path):
+    """Seed 1 resumed after env.frontier existed: its config.yaml has env.frontier's keys at the
+    values that mean the old behaviour; seeds 2 and 3, not resumed since, lack them. One
+    configuration; a run with frontier starts on stays another."""
+    def with_frontier(seed, fraction):
+        config = composed([f"seed={seed}"], run_config(1, 100))
+        config["env"]["frontier"] = {"fraction": fraction, "window": None}
+        return config
+    runs = _grouped(tmp_path, [["experiment=flag", "seed=1"],
+                               ["experiment=flag", "action_set=right_run", "seed=2"],
+                               ["experiment=flag", "seed=3"],
+                               ["experiment=flag", "env.frontier.fraction=0.5", "seed=1"]],
+                    configs=[with_frontier(1, 0.0), composed(["seed=2"]), composed(["seed=3"]), with_frontier(1, 0.5)])
+    configs, _ = group_runs(runs)
+    assert [(c.label, [r.seed for r in c.runs]) for c in configs] == [
+        ("experiment=flag", [1, 3, 2]), ("experiment=flag,env.frontier.fraction=0.5", [1])]
+
+
 def test_the_same_overrides_stay_one_configuration_whatever_they_composed_to(tmp_path):
     """Runs made before and after a default changed, or with an unread config, are never split
     or joined by their configs: only other spellings of one config join."""

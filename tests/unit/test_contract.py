@@ -5,6 +5,7 @@ of the folder's format, to be made on purpose (and in docs/run-folder.md)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -58,3 +59,15 @@ def test_the_contract_imports_nothing_but_the_standard_library() -> None:
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported and imported <= set(sys.stdlib_module_names), imported
+
+
+def test_config_keys_added_later_are_filled_in_with_their_schema_defaults() -> None:
+    """What a run folder from before a key existed did is what the key's default does now."""
+    from mario_exp.config.schema import Config
+
+    config = dataclasses.asdict(Config())
+    for dotted, value in contract.CONFIG_KEYS_ADDED_LATER.items():
+        node = config
+        for part in dotted.split("."):
+            node = node[part]
+        assert node == value, dotted
