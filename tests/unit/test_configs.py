@@ -144,22 +144,19 @@ def test_quick_preset_is_the_sample_efficient_recipe_with_an_update_every_step()
     # Still the tutorial's network, learning rate, discount and batch.
     assert (agent.lr, agent.gamma, agent.batch_size) == (tutorial.agent.lr, tutorial.agent.gamma,
                                                          tutorial.agent.batch_size)
-    # What results/quick-1-1's seeds were started with, before the preset took their values.
-    assert quick == compose_config(["experiment=flag", "agent.learn_every=1", "trainer.total_steps=150000"])
 
 
-def test_flag_preset_is_quick_for_500k_steps_at_an_update_every_3() -> None:
+def test_flag_preset_is_quick_trained_on_to_500k_steps() -> None:
     from mario_exp.agent.ddqn import epsilon_at
 
     flag, quick = compose_config(["experiment=flag"]), compose_config(["experiment=quick"])
-    assert (flag.trainer.total_steps, flag.agent.learn_every) == (500_000, 3)
-    # Exploration ends after the first 50k steps of the budget.
-    assert epsilon_at(50_001, flag.agent.epsilon, 500_000) == flag.agent.epsilon.min
-    # Running jumps: the preset is what results/flag-1-1's seeds 1 and 2 were started with.
-    assert flag == compose_config(["experiment=flag", "action_set=right_run"])
-    # Everything else is quick's.
-    assert replace(flag, agent=replace(flag.agent, learn_every=1),
-                   trainer=replace(flag.trainer, total_steps=150_000)) == quick
+    assert (flag.trainer.total_steps, flag.trainer.schedule_horizon) == (500_000, 150_000)
+    # The schedules span quick's budget: exploration still ends after the first 15k steps.
+    assert epsilon_at(15_001, flag.agent.epsilon, flag.trainer.schedule_horizon) == flag.agent.epsilon.min
+    # Everything else is quick's, so a quick run continued with experiment=flag is a flag run
+    # (tests/e2e/test_sample_efficient_training.py runs one).
+    assert replace(flag, trainer=replace(flag.trainer, total_steps=150_000, schedule_horizon=None)) == quick
+    assert flag.agent.learn_every == 1
 
 
 @pytest.mark.parametrize("preset", sorted(COMPARISONS))
