@@ -57,14 +57,15 @@ def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Co
 
 def train_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """What `python train.py ARGS` in `cwd` ends with, for one run (no -m), reached in this
-    process: train.py's own check of the command line (compose_jobs), the job composed by Hydra
-    and run by train.py's train_job(), and the exit status and stderr lines of its report().
-    Hydra's launch and logging setup are what is left out: no process start (torch's import
-    alone is seconds), and no train.log (stdout holds the log records instead, in Hydra's
-    console format). For tests of what a run folder holds and of the one line a refused resume
-    prints, where the process is not the point; each such refusal keeps a case that runs the
-    real command. A Python warning would reach the command's stderr (unless it is a
-    DeprecationWarning, hidden there by default), so it goes to stderr here too."""
+    process: train.py's own checks of the command line (compose_jobs, check_hardware_requests),
+    the job composed by Hydra and run by train.py's train_job(), and the exit status and stderr
+    lines of its report(). Hydra's launch and logging setup are what is left out: no process
+    start (torch's import alone is seconds), and no train.log (stdout holds the log records
+    instead, in Hydra's console format). For tests of what a run folder holds and of the one
+    line a refused resume prints, where the process is not the point; each family of such
+    refusals keeps a case that runs the real command. A Python warning would reach the
+    command's stderr (unless it is a DeprecationWarning, hidden there by default), so it goes
+    to stderr here too."""
     out, err = io.StringIO(), io.StringIO()
     records = logging.StreamHandler(out)
     records.setFormatter(logging.Formatter("[%(name)s][%(levelname)s] - %(message)s"))
@@ -76,8 +77,9 @@ def train_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         with contextlib.chdir(cwd), contextlib.redirect_stderr(err), \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            register_schema()
             try:
-                compose_jobs(args, CONF)
+                train_cli.check_hardware_requests(compose_jobs(args, train_cli.CONF_DIR))
             except ConfigError as exc:
                 print(f"train.py: error: {exc}", file=sys.stderr)
                 status = 2
@@ -101,9 +103,8 @@ def print_warnings(caught: list[warnings.WarningMessage], err: io.StringIO) -> N
 def _train_job(args: list[str]) -> Outcome:
     """train_job() on the job of `args`, composed and handed over as Hydra's run of one job
     does: the Hydra config set, the job's config without its hydra node, the run folder made."""
-    register_schema()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), job_name="train", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(train_cli.CONF_DIR), job_name="train", version_base="1.3"):
         cfg = compose("config", overrides=args, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     try:

@@ -212,8 +212,10 @@ def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, t
     shutil.copytree(smoke_run, run_dir)
     # run.lock names the last process that held the folder, refused or not.
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
-    result = train_in_process([*SMOKE, "action_set=right_run", "env.frame_stack=3",
-                               "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
+    # The command itself: the one refusal of a resume with another config that a process makes
+    # (test_reliability.py's attempt of another config goes through train_in_process).
+    result = run_train([*SMOKE, "action_set=right_run", "env.frame_stack=3",
+                        "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"train.py: error: cannot resume {run_dir}: ")
