@@ -43,15 +43,16 @@ def resolve_precision(name: str, device: torch.device) -> bool:
     return name == "bf16" or (name == "auto" and bf16_supported(device))
 
 
-def epsilon_at(step: int, epsilon: EpsilonConfig, total_steps: int) -> float:
-    """Exploration rate for the step-th action (1-based) of a run of `total_steps` steps.
+def epsilon_at(step: int, epsilon: EpsilonConfig, horizon: int) -> float:
+    """Exploration rate for the step-th action (1-based) of a run whose schedules span `horizon`
+    steps (trainer.schedule_horizon, by default the budget).
 
     exponential: the tutorial multiplies epsilon by `decay` after every action, so its k-th
     action uses start * decay ** (k - 1), floored at min. linear: the first action uses start,
-    and epsilon falls in equal steps to min over `fraction` of the budget, then stays there.
+    and epsilon falls in equal steps to min over `fraction` of the horizon, then stays there.
     """
     if epsilon.schedule == "linear":
-        span = epsilon.fraction * total_steps
+        span = epsilon.fraction * horizon
         if step - 1 >= span:
             return epsilon.min  # exactly: start + (min - start) * 1.0 can round above it
         return epsilon.start + (epsilon.min - epsilon.start) * (step - 1) / span

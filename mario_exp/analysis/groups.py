@@ -9,14 +9,13 @@ they become the table's leading columns.
 """
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.runs import Run, config_value, is_missing
-from mario_exp.rundir.contract import CONFIG_KEYS_ADDED_LATER
+from mario_exp.rundir.contract import with_keys_added_later
 
 MISSING_VALUE = "-"
 # The runs of one configuration, each with its grouping overrides as (key, value) pairs.
@@ -107,14 +106,7 @@ def _config_identity(run: Run) -> str | None:
     one comparable string; None when unread."""
     if not run.config:
         return None
-    config = copy.deepcopy({k: v for k, v in run.config.items() if k != "seed"})
-    for dotted, value in CONFIG_KEYS_ADDED_LATER.items():
-        *parents, leaf = dotted.split(".")
-        node = config
-        for part in parents:
-            node = node.setdefault(part, {}) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.setdefault(leaf, value)
+    config = with_keys_added_later({k: v for k, v in run.config.items() if k != "seed"})
     return json.dumps(config, sort_keys=True, default=str)
 
 

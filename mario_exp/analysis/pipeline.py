@@ -47,6 +47,7 @@ class Options:
     grid: int = 200
     n_boot: int = N_BOOT
     seed: int = 0
+    until: int | None = None  # score every run as it stood at this env step
     command: str = ""
 
 
@@ -101,7 +102,7 @@ def latest_launch(outputs: Path) -> Path:
 def analyse(opts: Options) -> Result:
     """Do the whole analysis and write it; returns the folder and the printed tables."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    runs = load_runs(discover(opts))
+    runs = load_runs(discover(opts), opts.until)
     groups, swept = group_runs(runs, opts.group_by)
     baseline = find_baseline(groups, opts.baseline) if opts.baseline else None
     out_dir = _output_dir(opts)
@@ -299,6 +300,8 @@ def _facts(opts: Options, runs: list[Run], groups: list[RunGroup], baseline: str
              ("from", ", ".join(sources)),
              ("headline metric", f"final {opts.metric} (rows sorted by its IQM)"),
              ("baseline", baseline or "none (pass --baseline KEY=VALUE for P(improvement))")]
+    if opts.until is not None:
+        facts.append(("cut at", f"env step {opts.until:,}: every run as it stood then (--until)"))
     if opts.command:
         facts.append(("command", opts.command))
     return facts

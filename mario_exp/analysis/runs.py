@@ -137,8 +137,9 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def load_run(path: Path) -> Run:
-    """Load one run folder; problems become ``Run.warnings``, not exceptions."""
+def load_run(path: Path, until: int | None = None) -> Run:
+    """Load one run folder; problems become ``Run.warnings``, not exceptions. With `until`, the
+    run as it stood at that env step (see `_cut_at`)."""
     warnings: list[str] = []
     name = display_path(path)
     try:
@@ -183,8 +184,21 @@ def load_run(path: Path) -> Run:
     evals = _read_evals(path, name, warnings)
     run = Run(path, config, overrides, status, str(error) if error else None,
               episodes, source, budget, env_step, warnings, evals)
+    if until is not None:
+        _cut_at(run, until)
     _status_warnings(run)
     return run
+
+
+def _cut_at(run: Run, until: int) -> None:
+    """The run as if its budget were `until` env steps (analyze.py --until), so that runs of
+    different budgets are compared at one step: the episodes and evaluations after it are
+    dropped, and a run that got that far counts as finished whatever happened to it later."""
+    run.episodes = run.episodes[run.episodes["env_step"] <= until].reset_index(drop=True)
+    run.evals = run.evals[run.evals["env_step"] <= until].reset_index(drop=True)
+    if run.env_step is not None and run.env_step >= until:
+        run.status, run.error, run.env_step = FINISHED, None, until
+    run.budget = until if run.budget is None else min(run.budget, until)
 
 
 def _read_status(path: Path, name: str, warnings: list[str]) -> dict[str, Any]:
@@ -259,6 +273,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def load_runs(paths: list[Path]) -> list[Run]:
-    """Load every run folder in ``paths`` (already discovered)."""
-    return [load_run(p) for p in paths]
+def load_runs(paths: list[Path], until: int | None = None) -> list[Run]:
+    """Load every run folder in ``paths`` (already discovered), each cut at `until` if given."""
+    return [load_run(p, until) for p in paths]

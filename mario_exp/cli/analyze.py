@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="points on the common curve grid (default: 200)")
     p.add_argument("--bootstrap", type=positive_int, default=N_BOOT, metavar="N",
                    help=f"bootstrap resamples for confidence intervals (default: {N_BOOT})")
+    p.add_argument("--until", type=positive_int, metavar="STEPS",
+                   help="score every run as it stood at this env step (episodes and evaluations "
+                        "after it left out), to compare runs of different budgets at one step")
     p.add_argument("--seed", type=int, default=0,
                    help="rng seed of the bootstrap, for reproducible intervals (default: 0)")
     return p
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                    metric=args.metric, group_by=args.group_by, baseline=args.baseline,
                    threshold=args.threshold,
                    final_frac=args.final_frac, smooth=args.smooth, grid=args.grid,
-                   n_boot=args.bootstrap, seed=args.seed,
+                   n_boot=args.bootstrap, seed=args.seed, until=args.until,
                    command=shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]))
     try:
         result = analyse(opts)

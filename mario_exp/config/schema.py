@@ -91,12 +91,12 @@ class EpsilonConfig:
 
     schedule: str = setting("exponential", one_of(EPSILON_SCHEDULES),
                             "exponential (the tutorial's): max(min, start * decay ** (step - 1)); "
-                            "linear: from start down to min over `fraction` of trainer.total_steps, then min")
+                            "linear: from start down to min over `fraction` of trainer.schedule_horizon, then min")
     start: float = setting(1.0, UNIT, "epsilon at the first step")
     # The tutorial's decay leaves epsilon at 0.94 after 250k steps: near random at any CPU budget.
     decay: float = setting(0.99999975, DECAY, "exponential only: epsilon's factor per agent step")
     min: float = setting(0.1, UNIT, "the floor epsilon falls to")
-    fraction: float = setting(0.5, DECAY, "linear only: the share of trainer.total_steps spent going from "
+    fraction: float = setting(0.5, DECAY, "linear only: the share of trainer.schedule_horizon spent going from "
                               "start to min")
 
 
@@ -108,8 +108,8 @@ class PriorityConfig:
     divided by the batch's largest, correct the bias."""
 
     exponent: float = setting(0.0, UNIT, "alpha: 0 is uniform replay (the tutorial's), 0.6 is Rainbow's")
-    weight_exponent: float = setting(0.4, UNIT, "beta at the first step, rising linearly to 1 at the last "
-                                     "of trainer.total_steps")
+    weight_exponent: float = setting(0.4, UNIT, "beta at the first step, rising linearly to 1 at the end "
+                                     "of trainer.schedule_horizon")
     offset: float = setting(1e-6, POSITIVE, "added to each |TD error|, so a transition with a zero error "
                             "stays drawable")
 
@@ -233,6 +233,12 @@ class TrainerConfig:
     """Budget and bookkeeping. Steps are agent steps (each `env.frame_skip` NES frames)."""
 
     total_steps: int = setting(500000, int_at_least(1), "the budget, in agent steps")
+    # A run continued past its budget (rerun with a larger total_steps) would otherwise stretch its
+    # schedules mid-run; fixing the horizon makes the continued run the longer run, step for step.
+    schedule_horizon: Optional[int] = setting(None, optional(int_at_least(1)), "agent steps that the "
+                                              "budget-relative schedules span (linear epsilon's fraction, "
+                                              "the importance-sampling exponent's rise to 1); null: "
+                                              "total_steps")
     max_episodes: Optional[int] = setting(None, optional(int_at_least(1)), "stop earlier after this many "
                                           "episodes; null: no limit")
     device: str = setting("auto", one_of(DEVICES), "auto: cuda when available, else cpu")

@@ -10,6 +10,7 @@ library: the analysis imports it and never loads torch.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, fields
 from typing import Any, Optional
 
@@ -100,7 +101,22 @@ EVAL_COLUMNS = columns(EvalRecord)
 # the code did before the key existed (its schema default; tests/unit/test_contract.py checks
 # them against the schema). A run resumed on newer code has them in its .hydra/config.yaml, the
 # same configuration begun before them has not; comparing configs fills them in.
-CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {"env.frontier.fraction": 0.0, "env.frontier.window": None}
+CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {"env.frontier.fraction": 0.0, "env.frontier.window": None,
+                                           "trainer.schedule_horizon": None}
+
+
+def with_keys_added_later(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a run's stored config (nested dicts) with each key of CONFIG_KEYS_ADDED_LATER
+    it lacks filled in: the config its run had in today's terms."""
+    filled = copy.deepcopy(config)
+    for dotted, value in CONFIG_KEYS_ADDED_LATER.items():
+        *parents, leaf = dotted.split(".")
+        node: Any = filled
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.setdefault(leaf, value)
+    return filled
 
 # --- TensorBoard tags, all against env steps ---------------------------------------------------
 RUN_TEXT_TAG = "run"  # the run's overrides and config, as text, once

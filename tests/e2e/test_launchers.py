@@ -135,10 +135,11 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    # stall_steps: a trial stuck at a pipe for its whole budget would finish no episode, and a
-    # trial without a score (nan) stops Optuna's whole study.
-    tiny = ["trainer.total_steps=200", "agent.burnin=50", "agent.memory_size=1000",
-            "trainer.checkpoint_every=100", "trainer.log_every=50", "env.stall_steps=50"]
+    # quick's env.stall_steps matters here: a trial stuck at a pipe for its whole budget would
+    # finish no episode, and a trial without a score (nan) stops Optuna's whole study. No
+    # evaluations: quick's 20 episodes at the end would cost more than the trials' training.
+    tiny = ["trainer.total_steps=200", "agent.burnin=50", "agent.memory_size=1000", "trainer.eval_every=null",
+            "trainer.checkpoint_every=100", "trainer.log_every=50"]
     args = ["-m", "experiment=hparams_search", *tiny, f"hydra.sweeper.storage={storage}"]
     result = run_train([*args, "hydra.sweeper.n_trials=2"], tmp_path)   # one batch of n_jobs=2 trials
     assert result.returncode == 0, result.stderr

@@ -77,3 +77,36 @@ def test_death_penalty_lowers_exactly_the_stored_rewards_of_deaths(tmp_path: Pat
     assert torch.equal(difference, torch.where(plain["dones"], 50.0, 0.0))
     # episodes.csv keeps the env's own rewards.
     assert drop_clock(read_episodes(tmp_path / "0")) == drop_clock(read_episodes(tmp_path / "50"))
+
+
+def test_a_run_continued_past_its_budget_with_its_horizon_is_the_longer_run(tmp_path: Path) -> None:
+    """How results/quick-1-1's runs became flag runs: a finished run rerun in its folder with a
+    larger trainer.total_steps and trainer.schedule_horizon at its old budget goes on, step for
+    step, as a run made with the larger budget and that horizon from the start."""
+    from mario_exp.agent.ddqn import epsilon_at
+    from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
+    from tests.helpers import compose_config, read_rows
+
+    # Linear exploration and prioritized replay: both schedules follow the horizon. Evaluations
+    # and checkpoints at multiples of the first budget, as a longer run makes them there too.
+    recipe = ["experiment=smoke", "seed=5", *SAMPLE_EFFICIENT[:-1], "agent.epsilon.schedule=linear",
+              "agent.epsilon.fraction=0.5", "trainer.eval_every=150", "trainer.checkpoint_every=150"]
+    longer = [*recipe, "trainer.total_steps=600", "trainer.schedule_horizon=300"]
+    continued = tmp_path / "continued"
+    for args in ([*recipe, "trainer.total_steps=300"], longer):
+        result = run_train([*args, f"hydra.run.dir={continued}"], tmp_path)
+        assert result.returncode == 0, result.stderr
+    fresh = tmp_path / "fresh"
+    result = run_train([*longer, f"hydra.run.dir={fresh}"], tmp_path)
+    assert result.returncode == 0, result.stderr
+
+    episodes = read_episodes(fresh)
+    assert int(episodes[-1]["env_step"]) > 300 and drop_clock(read_episodes(continued)) == drop_clock(episodes)
+    evals = [drop_clock(read_rows(run / EVALS_CSV, EVAL_COLUMNS)) for run in (continued, fresh)]
+    assert evals[0] == evals[1] and {r["env_step"] for r in evals[1]} == {"150", "300", "450", "600"}
+    # The horizon is in use: each episode's last epsilon is the 300-step schedule's, not the 600's.
+    schedule = compose_config(longer).agent.epsilon
+    assert [float(r["epsilon"]) for r in episodes] == pytest.approx(
+        [epsilon_at(int(r["env_step"]), schedule, 300) for r in episodes])
+    assert any(epsilon_at(int(r["env_step"]), schedule, 300) != epsilon_at(int(r["env_step"]), schedule, 600)
+               for r in episodes)

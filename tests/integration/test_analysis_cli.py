@@ -85,6 +85,7 @@ def test_path_that_is_not_a_folder(tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["--final-frac", "1.5"], "--final-frac"),
     (["--smooth", "0"], "--smooth"),
+    (["--until", "0"], "--until"),
     (["--metric", "score"], "invalid choice"),
     (["--no-such-option"], "unrecognized arguments"),
     (["--baseline", "agent.lr"], "is not KEY=VALUE"),
@@ -170,6 +171,20 @@ def test_runs_of_different_budgets(tmp_path):
     assert sum("different budgets" in line for line in proc.stderr.splitlines()) == 1
     summary = pd.read_csv(analysis_dir(outputs) / "summary.csv")
     assert summary["budget_max"].nunique() == 2
+
+
+def test_until_compares_runs_of_different_budgets_at_one_step(tmp_path):
+    outputs = tmp_path / "outputs"
+    add_run(outputs, "0", ["agent.lr=0.001"], n_episodes=40)   # 8,800 steps
+    add_run(outputs, "1", ["agent.lr=0.002"], n_episodes=80, rng_seed=1, status="interrupted")
+    proc = analyze("--until", "8800", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "different budgets" not in proc.stderr and "interrupted" not in proc.stderr
+    out = analysis_dir(outputs)
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["budget_max"].tolist() == [8800, 8800]
+    assert (pd.read_csv(out / "per_run.csv")["last_episode_step"] <= 8800).all()
+    assert "env step 8,800: every run as it stood then (--until)" in (out / "summary.md").read_text()
 
 
 def test_single_seed_says_no_ci(tmp_path):

@@ -71,7 +71,7 @@ CASES = [
     (["agent.epsilon.schedule=linear", "agent.epsilon.fraction=0"], ["agent.epsilon.fraction", "(0, 1]"]),
     (["agent.epsilon.fraction=1.5"], ["agent.epsilon.fraction", "(0, 1]"]),
     # A preset's own sweep (its seeds) is checked like the command line's.
-    (["-m", "experiment=compare_batch_size", "agent.burnin=60000"], ["agent.burnin", "agent.memory_size"]),
+    (["-m", "experiment=compare_batch_size", "agent.burnin=200000"], ["agent.burnin", "agent.memory_size"]),
     # A preset that sweeps its seeds runs only as a sweep.
     (["experiment=compare_scheduler"], ["hydra.sweeper.params", "scheduler, seed", "-m"]),
     # Launchers.

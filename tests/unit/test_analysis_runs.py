@@ -12,6 +12,8 @@ from mario_exp.rundir.contract import (
     EPISODE_COLUMNS,
     EPISODE_COLUMNS_ADDED_LATER,
     EPISODES_CSV,
+    EVAL_COLUMNS,
+    EVALS_CSV,
     EVENT_FILES,
     STATUS_JSON,
 )
@@ -87,6 +89,25 @@ def test_status_inferred_when_status_json_missing(tmp_path):
     assert load_run(done).status == "finished"
     killed = load_run(short)
     assert killed.status == "unknown" and "crashed or killed" in killed.warnings[0]
+
+
+def test_until_scores_a_run_as_it_stood_at_that_step(tmp_path):
+    table = synthetic_episodes(40, 0.5, np.random.default_rng(0))  # 8,800 steps
+    end = int(table["env_step"].iloc[-1])
+    stopped = {"status": "interrupted", "env_step": end, "total_steps": 20_000, "episodes": 40, "error": None}
+    path = _run(tmp_path, "long", table, stopped, total=20_000)
+    (path / EVALS_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "".join(
+        f"{step},1,10.0,500,50,0,0,0.05,1.0\n" for step in (2000, 4000, 6000, 8000)))
+    assert load_run(path).status == "interrupted"
+    run = load_run(path, until=4000)
+    kept = table[table["env_step"] <= 4000]
+    assert 0 < len(kept) < len(table) and run.episodes["env_step"].tolist() == kept["env_step"].tolist()
+    assert run.evals["env_step"].tolist() == [2000, 4000]
+    # It got that far, so it counts as a finished run of that budget: nothing provisional.
+    assert (run.status, run.env_step, run.budget, run.warnings) == ("finished", 4000, 4000, [])
+    # A run that stopped before the cut stays what it was.
+    short = load_run(path, until=end + 1)
+    assert (short.status, short.env_step, short.budget, len(short.episodes)) == ("interrupted", end, end + 1, 40)
 
 
 def test_crashed_run_without_episodes_is_reported(tmp_path):

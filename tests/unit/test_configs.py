@@ -127,39 +127,36 @@ def test_sample_efficient_options_are_off_by_default() -> None:
     assert agent.priority.exponent == 0.0 and env.stall_steps is None
 
 
-def test_flag_preset_is_quick_with_running_jumps_and_the_sample_efficient_options() -> None:
+def test_quick_preset_is_the_sample_efficient_recipe_with_an_update_every_step() -> None:
+    from mario_exp.agent.ddqn import epsilon_at
+
+    quick, tutorial = compose_config(["experiment=quick"]), compose_config([])
+    agent = quick.agent
+    assert quick.trainer.total_steps == 150_000 and agent.learn_every == 1
+    assert agent.dueling and agent.priority.exponent == 0.6 and agent.augment_shift == 4
+    assert agent.reward_scale == 0.1 and agent.adam_eps == 1.5e-4 and agent.n_step == 3
+    assert quick.env.stall_steps == 50 and quick.env.button_marks and quick.trainer.eval_episodes == 20
+    assert quick.action_set.name == "right_run" and len(quick.action_set.buttons) == 4
+    # Exploration ends after the first 15k steps of the budget.
+    assert epsilon_at(15_001, agent.epsilon, 150_000) == agent.epsilon.min == 0.05
+    assert epsilon_at(14_000, agent.epsilon, 150_000) > agent.epsilon.min
+    assert agent.burnin < 15_000 <= agent.memory_size
+    # Still the tutorial's network, learning rate, discount and batch.
+    assert (agent.lr, agent.gamma, agent.batch_size) == (tutorial.agent.lr, tutorial.agent.gamma,
+                                                         tutorial.agent.batch_size)
+
+
+def test_flag_preset_is_quick_trained_on_to_500k_steps() -> None:
     from mario_exp.agent.ddqn import epsilon_at
 
     flag, quick = compose_config(["experiment=flag"]), compose_config(["experiment=quick"])
-    assert flag.agent.dueling and flag.agent.priority.exponent == 0.6 and flag.agent.augment_shift == 4
-    assert flag.agent.reward_scale == 0.1 and flag.env.stall_steps == 50 and flag.trainer.eval_episodes == 20
-    assert flag.trainer.total_steps == 500_000
-    # Exploration ends after the first 50k steps of the budget.
-    assert epsilon_at(50_001, flag.agent.epsilon, 500_000) == flag.agent.epsilon.min
-    # Running jumps: the preset is what results/flag-1-1's seeds 1 and 2 were started with.
-    assert flag.action_set.name == "right_run" and len(flag.action_set.buttons) == 4
-    assert flag == compose_config(["experiment=flag", "action_set=right_run"])
-    # Everything else is quick's: the network input and learning hyperparameters.
-    assert (flag.agent.n_step, flag.agent.lr, flag.agent.gamma, flag.agent.sync_every, flag.env.button_marks) \
-        == (quick.agent.n_step, quick.agent.lr, quick.agent.gamma, quick.agent.sync_every, quick.env.button_marks)
-
-
-def test_quick_preset_explores_linearly_and_stops_exploring_within_its_budget() -> None:
-    from mario_exp.agent.ddqn import epsilon_at
-
-    config = compose_config(["experiment=quick"])
-    eps, total = config.agent.epsilon, config.trainer.total_steps
-    assert eps.schedule == "linear"
-    assert epsilon_at(total, eps, total) == eps.min < 0.5
-    assert config.agent.burnin < total and config.agent.memory_size >= config.agent.burnin
-    # Still the tutorial's network input (plus the button marks), actions and learning
-    # hyperparameters, with 3-step returns.
-    tutorial = compose_config([])
-    assert config.env.button_marks and not tutorial.env.button_marks and config.agent.n_step == 3
-    assert (replace(config.env, button_marks=False), config.action_set, config.scheduler) \
-        == (tutorial.env, tutorial.action_set, tutorial.scheduler)
-    assert (config.agent.batch_size, config.agent.learn_every, config.agent.lr, config.agent.gamma) \
-        == (tutorial.agent.batch_size, tutorial.agent.learn_every, tutorial.agent.lr, tutorial.agent.gamma)
+    assert (flag.trainer.total_steps, flag.trainer.schedule_horizon) == (500_000, 150_000)
+    # The schedules span quick's budget: exploration still ends after the first 15k steps.
+    assert epsilon_at(15_001, flag.agent.epsilon, flag.trainer.schedule_horizon) == flag.agent.epsilon.min
+    # Everything else is quick's, so a quick run continued with experiment=flag is a flag run
+    # (tests/e2e/test_sample_efficient_training.py runs one).
+    assert replace(flag, trainer=replace(flag.trainer, total_steps=150_000, schedule_horizon=None)) == quick
+    assert flag.agent.learn_every == 1
 
 
 @pytest.mark.parametrize("preset", sorted(COMPARISONS))

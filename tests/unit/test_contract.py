@@ -5,6 +5,7 @@ of the folder's format, to be made on purpose (and in docs/run-folder.md)."""
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import sys
 from pathlib import Path
@@ -71,3 +72,16 @@ def test_config_keys_added_later_are_filled_in_with_their_schema_defaults() -> N
         for part in dotted.split("."):
             node = node[part]
         assert node == value, dotted
+
+
+def test_a_stored_config_is_filled_in_with_the_keys_its_code_predates() -> None:
+    from mario_exp.config.schema import Config
+
+    today = dataclasses.asdict(Config())
+    before = copy.deepcopy(today)
+    del before["env"]["frontier"], before["trainer"]["schedule_horizon"]
+    assert contract.with_keys_added_later(before) == today
+    assert "frontier" not in before["env"]  # a copy: the stored config itself is left as read
+    # A value the run did set stays.
+    today["trainer"]["schedule_horizon"] = 150_000
+    assert contract.with_keys_added_later(today)["trainer"]["schedule_horizon"] == 150_000
