@@ -5,7 +5,9 @@ A test's tier is its folder's: tests/unit, tests/integration or tests/e2e.
     integration  in process but heavier: the real emulator, tmp folders (or a helper process
                  that records), every bad override through the composer, the whole analysis
                  command on synthetic run folders
-    e2e          subprocesses as a user runs them: train.py runs, signals, launchers, servers
+    e2e          real training runs: commands in subprocesses as a user runs them (train.py,
+                 signals, launchers, servers), and train.py's job in process where only the
+                 run folder it writes or its one-line refusal is checked
 The hook below gives each test its folder's marker, so `pytest -m unit` and `pytest tests/unit`
 (`make test-fast`) run the same tests. Collection stops on a test file outside the three
 folders, or on a test marked with another tier than its folder's: a test that needs more than

@@ -3,8 +3,11 @@ and read what it wrote (CSV files, status, TensorBoard events, videos), and act 
 trainer at moments it announces itself (no polling of files)."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import logging
 import os
 import queue
 import select
@@ -13,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -22,11 +26,16 @@ import pytest
 from filelock import FileLock
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict, read_write
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from mario_exp.config.schema import Config, register_schema, to_config
+from mario_exp.cli import train as train_cli
+from mario_exp.config.preflight import compose_jobs
+from mario_exp.config.schema import Config, ConfigError, register_schema, to_config
+from mario_exp.launch.outcomes import Outcome
 from mario_exp.rundir.atomic import temp_path
 from mario_exp.rundir.contract import EPISODE_COLUMNS, EPISODES_CSV
 
@@ -46,6 +55,69 @@ def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Co
                           capture_output=True, text=True, timeout=timeout)
 
 
+def train_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """What `python train.py ARGS` in `cwd` ends with, for one run (no -m), reached in this
+    process: train.py's own checks of the command line (compose_jobs, check_hardware_requests),
+    the job composed by Hydra and run by train.py's train_job(), and the exit status and stderr
+    lines of its report(). Hydra's launch and logging setup are what is left out: no process
+    start (torch's import alone is seconds), and no train.log (stdout holds the log records
+    instead, in Hydra's console format). For tests of what a run folder holds and of the one
+    line a refused resume prints, where the process is not the point; each family of such
+    refusals keeps a case that runs the real command. A Python warning would reach the
+    command's stderr (unless it is a DeprecationWarning, hidden there by default), so it goes
+    to stderr here too."""
+    out, err = io.StringIO(), io.StringIO()
+    records = logging.StreamHandler(out)
+    records.setFormatter(logging.Formatter("[%(name)s][%(levelname)s] - %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)            # Hydra's job logging: INFO and up
+    root.addHandler(records)
+    try:
+        with contextlib.chdir(cwd), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            register_schema()
+            try:
+                train_cli.check_hardware_requests(compose_jobs(args, train_cli.CONF_DIR))
+            except ConfigError as exc:
+                print(f"train.py: error: {exc}", file=sys.stderr)
+                status = 2
+            else:
+                status = train_cli.report([_train_job(args)], [])
+    finally:
+        root.removeHandler(records)
+        root.setLevel(level)
+    print_warnings(caught, err)
+    return subprocess.CompletedProcess(["train.py", *args], status, out.getvalue(), err.getvalue())
+
+
+def print_warnings(caught: list[warnings.WarningMessage], err: io.StringIO) -> None:
+    """The warnings a command's own process would have printed on its stderr: all of them but
+    DeprecationWarnings, hidden there by default."""
+    for w in caught:
+        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
+
+
+def _train_job(args: list[str]) -> Outcome:
+    """train_job() on the job of `args`, composed and handed over as Hydra's run of one job
+    does: the Hydra config set, the job's config without its hydra node, the run folder made."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(train_cli.CONF_DIR), job_name="train", version_base="1.3"):
+        cfg = compose("config", overrides=args, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        run_dir = Path(cfg.hydra.run.dir).absolute()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with read_write(cfg), open_dict(cfg):
+            del cfg["hydra"]
+        return train_cli.train_job(cfg, run_dir)
+    finally:
+        HydraConfig.instance().cfg = None
+        GlobalHydra.instance().clear()
+
+
 def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], Path]) -> Path:
     """The path `make(folder)` returns, a path in the empty folder `folder`, made once in this
     test session however many xdist workers ask for it. A make that raises leaves no mark, so
@@ -62,9 +134,13 @@ def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callabl
     return folder / made.read_text()
 
 
-def finished_run(args: list[str], cwd: Path) -> Path:
-    """The run folder of `train.py ARGS` in `cwd`, a run that must finish."""
-    result = run_train(args, cwd)
+# How a test runs `train.py ARGS` in a folder: run_train (the command) or train_in_process.
+Train = Callable[[list[str], Path], subprocess.CompletedProcess]
+
+
+def finished_run(args: list[str], cwd: Path, train: Train = run_train) -> Path:
+    """The run folder of `train.py ARGS` in `cwd`, a run that must finish, run by `train`."""
+    result = train(args, cwd)
     assert result.returncode == 0, result.stderr
     return single_run_dir(cwd)
 
@@ -75,6 +151,30 @@ def run_play(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run([sys.executable, "-m", "mario_exp.cli.play", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def play_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m mario_exp.cli.play ARGS` in `cwd`, headless, by its main() in this process:
+    the exit status and what it printed, as the command would, warnings included (run_play runs
+    the command)."""
+    from mario_exp.cli import play as play_cli  # here: it imports torch, which the unit tier never needs
+
+    out, err = io.StringIO(), io.StringIO()
+    display = os.environ.pop("DISPLAY", None)   # headless, as on a server
+    try:
+        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                play_cli.main(args)
+                status = 0
+            except SystemExit as exc:
+                status = exc.code
+    finally:
+        if display is not None:
+            os.environ["DISPLAY"] = display
+    print_warnings(caught, err)
+    return subprocess.CompletedProcess(["play", *args], status, out.getvalue(), err.getvalue())
 
 
 class LineStream:

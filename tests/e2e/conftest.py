@@ -1,6 +1,8 @@
 """The session's real training runs, train.py on the real emulator at the smoke budget, each
 made once (`made_once`: once for all of `make test`'s xdist workers too) and shared by the tests
-that only read it (a test that changes a run folder copies it first). Here, not in
+that only read it (a test that changes a run folder copies it first). smoke_run and smoke_sweep
+are made by the command itself, whose every file (train.log, .hydra/) tests read; the runs only
+continued or compared go through train.py's job in this process (train_in_process). Here, not in
 tests/conftest.py, so that only e2e tests can ask for them: a unit or integration test that
 names one fails with pytest's "fixture not found"."""
 from __future__ import annotations
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SAMPLE_EFFICIENT, SWEEP, finished_run, made_once, run_train
+from tests.helpers import SAMPLE_EFFICIENT, SWEEP, finished_run, made_once, run_train, train_in_process
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +27,8 @@ def smoke_run_150(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for tests that damage it or continue it (evaluations on, if they like). Copy it first."""
     def make(cwd: Path) -> Path:
         run_dir = cwd / "run"
-        result = run_train(["experiment=smoke", "seed=7", "trainer.total_steps=150", "trainer.eval_every=null",
-                            f"hydra.run.dir={run_dir}"], cwd)
+        result = train_in_process(["experiment=smoke", "seed=7", "trainer.total_steps=150",
+                                   "trainer.eval_every=null", f"hydra.run.dir={run_dir}"], cwd)
         assert result.returncode == 0, result.stderr
         return run_dir
     return made_once(tmp_path_factory, "smoke_run_150", make)
@@ -36,7 +38,8 @@ def smoke_run_150(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def smoke_sample_efficient_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke_run with every sample-efficient option (prioritized replay and the rest) on."""
     return made_once(tmp_path_factory, "smoke_sample_efficient_run",
-                     lambda cwd: finished_run(["experiment=smoke", "seed=7", *SAMPLE_EFFICIENT], cwd))
+                     lambda cwd: finished_run(["experiment=smoke", "seed=7", *SAMPLE_EFFICIENT], cwd,
+                                              train_in_process))
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from tests.helpers import (
     made_once,
     read_episodes,
     read_scalars,
-    run_train,
     single_run_dir,
+    train_in_process,
 )
 
 SMOKE_GREEDY = ["experiment=smoke", "seed=7", "agent.epsilon.start=0.0", "agent.epsilon.min=0.0",
@@ -25,12 +25,13 @@ SMOKE_GREEDY = ["experiment=smoke", "seed=7", "agent.epsilon.start=0.0", "agent.
 
 
 def async_and_sync_runs(args: list[str], tmp_path: Path) -> list[Path]:
-    """The run folders of `train.py ARGS` with agent.async_update=true, then false."""
+    """The run folders of `train.py ARGS` with agent.async_update=true, then false. Run in this
+    process: what is compared is what the runs wrote, not how a process starts."""
     runs = []
     for setting in ("true", "false"):
         cwd = tmp_path / setting
         cwd.mkdir()
-        result = run_train([*args, f"agent.async_update={setting}"], cwd)
+        result = train_in_process([*args, f"agent.async_update={setting}"], cwd)
         assert result.returncode == 0, result.stderr
         runs.append(single_run_dir(cwd))
     return runs
@@ -127,7 +128,8 @@ def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(gree
     gives the episodes (losses included) and the weights of an uninterrupted greedy run."""
     whole, split = greedy_runs[0], tmp_path / "split"   # whole: async updates, as here
     for budget in (199, 400):
-        result = run_train([*SMOKE_GREEDY, f"trainer.total_steps={budget}", f"hydra.run.dir={split}"], tmp_path)
+        result = train_in_process([*SMOKE_GREEDY, f"trainer.total_steps={budget}", f"hydra.run.dir={split}"],
+                                  tmp_path)
         assert result.returncode == 0, result.stderr
         if budget == 199:
             saved = torch.load(split / "checkpoints" / "last.pt", weights_only=True)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.bad_input_helpers import HARDWARE, LONG_SWEEP, refusal
-from tests.helpers import run_play, run_train
+from tests.helpers import play_in_process, run_play, run_train, train_in_process
 
 
 def assert_train_py_refuses(args: list[str], line: str, tmp_path: Path) -> None:
@@ -73,7 +73,8 @@ def test_a_full_disk_is_named_and_keeps_the_last_good_checkpoint(smoke_run_150: 
     assert checkpoint.read_bytes() == good
     assert torch.load(checkpoint, weights_only=True)["progress"]["step"] == 150
 
-    assert run_train([*args, "trainer.total_steps=300"], tmp_path).returncode == 0   # space again
+    # Space again: the same job, run in this process, resumes from the kept checkpoint.
+    assert train_in_process([*args, "trainer.total_steps=300"], tmp_path).returncode == 0
     assert torch.load(checkpoint, weights_only=True)["progress"]["step"] == 300
 
 
@@ -89,7 +90,8 @@ def test_play_out_where_nothing_can_be_written_is_one_line(smoke_run: Path, tmp_
     if not Path("/sys").is_dir() or _writable(Path("/sys")):
         pytest.skip("needs a folder nobody can write in")
     out = Path("/sys/mario.mp4")
-    result = run_play([str(smoke_run), "--max-steps", "5", "--out", str(out)], tmp_path)
+    # play's main() in this process: test_play_out_a_folder_is_one_line runs the command.
+    result = play_in_process([str(smoke_run), "--max-steps", "5", "--out", str(out)], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"python -m mario_exp.cli.play: error: --out {out}: cannot write in /sys (")

@@ -1,5 +1,6 @@
 """Near-greedy evaluation on the real emulator at the configured steps, its videos, and proof
-that it leaves training's episodes exactly as they are."""
+that it leaves training's episodes exactly as they are. The runs the tests here make go
+through train.py's job in this process (train_in_process): what they wrote is the point."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
 from mario_exp.training.schedule import crossed
-from tests.helpers import decode_video, drop_clock, read_episodes, read_rows, run_train, single_run_dir
+from tests.helpers import decode_video, drop_clock, read_episodes, read_rows, single_run_dir, train_in_process
 
 
 def read_evals(run_dir: Path) -> list[dict[str, str]]:
@@ -50,9 +51,9 @@ def test_evaluations_run_at_the_configured_steps(smoke_run: Path) -> None:
 
 
 def test_the_last_step_is_evaluated_when_the_budget_is_no_multiple(tmp_path: Path) -> None:
-    result = run_train(["experiment=smoke", "trainer.total_steps=250", "trainer.eval_every=100",
-                        "trainer.eval_episodes=1", "trainer.eval_max_steps=10",
-                        "trainer.eval_video=false"], tmp_path)
+    result = train_in_process(["experiment=smoke", "trainer.total_steps=250", "trainer.eval_every=100",
+                               "trainer.eval_episodes=1", "trainer.eval_max_steps=10",
+                               "trainer.eval_video=false"], tmp_path)
     assert result.returncode == 0, result.stderr
     run_dir = single_run_dir(tmp_path)
     assert [int(r["env_step"]) for r in read_evals(run_dir)] == [100, 200, 250]
@@ -62,7 +63,7 @@ def test_the_last_step_is_evaluated_when_the_budget_is_no_multiple(tmp_path: Pat
 
 def test_evaluation_changes_nothing_in_training(smoke_run: Path, tmp_path: Path) -> None:
     """The same seed gives the same episodes.csv with evaluation on (smoke_run) or off."""
-    result = run_train(["experiment=smoke", "seed=7", "trainer.eval_every=null"], tmp_path)
+    result = train_in_process(["experiment=smoke", "seed=7", "trainer.eval_every=null"], tmp_path)
     assert result.returncode == 0, result.stderr
     run_dir = single_run_dir(tmp_path)
     assert not (run_dir / "evals.csv").exists() and not (run_dir / "videos").exists()

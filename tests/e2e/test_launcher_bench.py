@@ -2,14 +2,17 @@
 each other; bad input is one line."""
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
-from benchmarks.launcher_bench import sweep_overrides
+from benchmarks.launcher_bench import main, sweep_overrides
 
 PROG = "python -m benchmarks.launcher_bench"
 
@@ -17,6 +20,18 @@ PROG = "python -m benchmarks.launcher_bench"
 def bench(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "benchmarks.launcher_bench", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
+
+
+def bench_in_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """The bench's main() in this process: its exit status and what it printed, as the command's."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+            status = 0
+        except SystemExit as exc:
+            status = exc.code
+    return subprocess.CompletedProcess(["launcher_bench", *args], status, out.getvalue(), err.getvalue())
 
 
 def test_overrides_replace_the_readme_sweeps_keys_and_add_the_others() -> None:
@@ -48,13 +63,17 @@ def test_bench_runs_the_sweep_one_at_a_time_and_in_parallel_and_prints_the_ratio
     assert not list(tmp_path.iterdir())  # the runs went to a temporary folder, now removed
 
 
-@pytest.mark.parametrize("args, message", [
-    (["agent.batch_size=abc"], "agent.batch_size='abc': must be an integer"),
-    (["--n-jobs", "0"], "argument --n-jobs: invalid positive integer value: '0'"),
-    (["hydra/launcher=submitit_local"], "hydra/launcher=submitit_local: the bench sets the launcher"),
-])
-def test_bad_input_is_one_line_and_status_2(args: list[str], message: str, tmp_path: Path) -> None:
-    result = bench(args, tmp_path)
+# The command itself for the first case; its main() in this process for the others.
+@pytest.mark.parametrize("args, message, command", [
+    (["agent.batch_size=abc"], "agent.batch_size='abc': must be an integer", bench),
+    (["--n-jobs", "0"], "argument --n-jobs: invalid positive integer value: '0'", bench_in_process),
+    (["hydra/launcher=submitit_local"], "hydra/launcher=submitit_local: the bench sets the launcher",
+     bench_in_process),
+], ids=["agent.batch_size=abc", "--n-jobs 0", "hydra/launcher=submitit_local"])
+def test_bad_input_is_one_line_and_status_2(args: list[str], message: str,
+                                            command: Callable[[list[str], Path], subprocess.CompletedProcess],
+                                            tmp_path: Path) -> None:
+    result = command(args, tmp_path)
     assert result.returncode == 2
     line, = result.stderr.splitlines()
     assert line.startswith(f"{PROG}: error: {message}")

@@ -1,5 +1,7 @@
 """python -m mario_exp.cli.play: a trained agent plays headless on the real emulator and writes a
-video; bad input is one line and exit status 2."""
+video; bad input is one line and exit status 2. The command runs as a user runs it for a video
+from a checkpoint file and for one bad input; the other cases call its main() in this process
+(play_in_process), which prints the same lines and exits with the same status."""
 from __future__ import annotations
 
 import re
@@ -7,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import decode_video, run_play
+from tests.helpers import decode_video, play_in_process, run_play
 
 PROG = "python -m mario_exp.cli.play"
 
 
 def test_play_writes_a_video_of_the_episodes_it_played(smoke_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "mario.mp4"
-    result = run_play([str(smoke_run), "--episodes", "2", "--max-steps", "30", "--epsilon", "0.5",
-                       "--out", str(out)], tmp_path)
+    result = play_in_process([str(smoke_run), "--episodes", "2", "--max-steps", "30", "--epsilon", "0.5",
+                              "--out", str(out)], tmp_path)
     assert result.returncode == 0, result.stderr
     lengths = [int(n) for n in re.findall(r"^episode \d: x_pos \d+, reward -?\d+, (\d+) steps", result.stdout, re.M)]
     assert len(lengths) == 2 and all(1 <= n <= 30 for n in lengths)
@@ -49,7 +51,8 @@ def test_bad_input_is_one_line(smoke_run: Path, tmp_path: Path, case: str) -> No
         "episodes 0": ([str(smoke_run), "--episodes", "0"], "--episodes"),
         "epsilon 2": ([str(smoke_run), "--epsilon", "2"], "--epsilon"),
     }[case]
-    result = run_play(args, tmp_path)
+    # The command itself for one case (a checkpoint it must load with torch); main() for the others.
+    result = (run_play if case == "truncated" else play_in_process)(args, tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"{PROG}: error: ") and needle in line

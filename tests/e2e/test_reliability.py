@@ -1,7 +1,12 @@
 """Run folders that cannot be lost (issue 15), on real runs of the real emulator: one trainer per
 folder, a lock left by a dead one never blocks its resume, a folder whose run data cannot be
 resumed is never wiped, a damaged checkpoint is never loaded, and the logs a resume keeps are
-rows the trainer wrote."""
+rows the trainer wrote.
+
+Two trainers on one folder, and the kills, are real train.py processes, as is one refusal of
+each family; the other refusals and the runs that only resume or start over go through
+train.py's job in this process (train_in_process): the same job and the same one line,
+without a process start each."""
 from __future__ import annotations
 
 import json
@@ -26,11 +31,13 @@ from tests.helpers import (
     PROGRESS,
     REPO,
     RunsCodeOnLoad,
+    Train,
     TrainProcess,
     episodes_without_clock,
     made_once,
     read_status,
     run_train,
+    train_in_process,
 )
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
@@ -106,7 +113,7 @@ def test_the_lock_of_a_killed_trainer_does_not_block_its_resume(smoke_run: Path,
     assert state["status"] == "running" and state["pid"] == proc.pid and state["host"] == socket.gethostname()
     assert state["checkpoint_step"] is not None
     assert is_live(run_dir) is False
-    result = run_train(args, tmp_path)
+    result = train_in_process(args, tmp_path)
     assert result.returncode == 0, result.stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
 
@@ -141,14 +148,14 @@ def finished_without_checkpoints(smoke_run: Path, tmp_path: Path) -> Path:
 def test_a_finished_run_without_its_checkpoint_is_never_wiped(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = finished_without_checkpoints(smoke_run, tmp_path)
     before = snapshot(run_dir)
-    line = one_error_line(run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path))
+    line = one_error_line(train_in_process([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path))
     assert f"{run_dir}: holds run data (episodes.csv, evals.csv, events.out.tfevents*, status.json, videos/)" in line
     assert "checkpoints/last.pt of step 400 has been removed" in line
     assert "hydra.run.dir=" in line and "trainer.start_over=true" in line
     assert snapshot(run_dir) == before
 
     # Asked for explicitly, it starts over, and the same seed writes the same run again.
-    again = run_train([*SMOKE, "trainer.start_over=true", f"hydra.run.dir={run_dir}"], tmp_path)
+    again = train_in_process([*SMOKE, "trainer.start_over=true", f"hydra.run.dir={run_dir}"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
@@ -173,7 +180,7 @@ def test_an_attempt_of_another_config_that_never_checkpointed_is_not_replaced(sm
     state = read_status(run_dir) | {"status": "running", "checkpoint_step": None}
     (run_dir / "status.json").write_text(json.dumps(state))
     before = snapshot(run_dir)
-    line = one_error_line(run_train([*SMOKE, "agent.lr=0.001", f"hydra.run.dir={run_dir}"], tmp_path))
+    line = one_error_line(train_in_process([*SMOKE, "agent.lr=0.001", f"hydra.run.dir={run_dir}"], tmp_path))
     assert "it was made with another config: agent.lr: checkpoint 0.00025, now 0.001" in line
     assert snapshot(run_dir) == before
 
@@ -194,8 +201,11 @@ def damage(path: Path, record: str, size: int, rng: np.random.Generator) -> None
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("record", ["largest", "data.pkl"])
-def test_a_checkpoint_damaged_after_writing_is_refused(smoke_run_150: Path, tmp_path: Path, record: str) -> None:
+# The command itself refuses the first; the job in this process, the second.
+@pytest.mark.parametrize("record, train", [("largest", run_train), ("data.pkl", train_in_process)],
+                         ids=["largest", "data.pkl"])
+def test_a_checkpoint_damaged_after_writing_is_refused(smoke_run_150: Path, tmp_path: Path, record: str,
+                                                       train: Train) -> None:
     """64 KB of random bytes in the replay (or the pickle of the checkpoint's structure) would
     load under weights_only and change the resumed run; the CRC-32 of each record catches it."""
     run_dir = tmp_path / "run"
@@ -203,7 +213,7 @@ def test_a_checkpoint_damaged_after_writing_is_refused(smoke_run_150: Path, tmp_
     checkpoint = run_dir / "checkpoints" / "last.pt"
     damage(checkpoint, record, 65536, np.random.default_rng(15))
     before = snapshot(run_dir)
-    line = one_error_line(run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path))
+    line = one_error_line(train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path))
     assert line.startswith(f"train.py: error: {checkpoint}: not a readable checkpoint (checksum mismatch in ")
     assert snapshot(run_dir) == before
 
@@ -284,22 +294,25 @@ def test_fuzzed_checkpoints_load_whole_or_not_at_all(smoke_run: Path, tmp_path: 
 @pytest.fixture(scope="session")
 def checkpointed_after_an_episode(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run finished at step 300 (its checkpoint after its first episode, at 280, and an
-    evaluation at 200), to be continued to 400. Copy it first."""
+    evaluation at 200), to be continued to 400. Copy it first. Run by train.py's job in this
+    process: only what it wrote is read."""
     def make(cwd: Path) -> Path:
         run_dir = cwd / "run"
-        result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], cwd)
+        result = train_in_process([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], cwd)
         assert result.returncode == 0, result.stderr
         assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["episode"] == 1
         return run_dir
     return made_once(tmp_path_factory, "checkpointed_after_an_episode", make)
 
 
-def continued(base: Path, tmp_path: Path, edit) -> tuple[Path, subprocess.CompletedProcess, dict]:
+def continued(base: Path, tmp_path: Path, edit, train: Train = train_in_process
+              ) -> tuple[Path, subprocess.CompletedProcess, dict]:
+    """A copy of `base`, changed by `edit`, continued to step 400 by `train`."""
     run_dir = tmp_path / "run"
     shutil.copytree(base, run_dir)
     edit(run_dir)
     before = snapshot(run_dir)
-    return run_dir, run_train([*SMOKE, "trainer.total_steps=400", f"hydra.run.dir={run_dir}"], tmp_path), before
+    return run_dir, train([*SMOKE, "trainer.total_steps=400", f"hydra.run.dir={run_dir}"], tmp_path), before
 
 
 def _insert_after_header(name: str, line: bytes):
@@ -326,11 +339,13 @@ DAMAGED_LOGS = {
 }
 
 
+# The command itself refuses the first case; the job in this process, the others.
 @pytest.mark.parametrize("case", list(DAMAGED_LOGS))
 def test_a_resume_refuses_logs_it_would_keep_as_data(checkpointed_after_an_episode: Path, tmp_path: Path,
                                                      case: str) -> None:
     edit, words = DAMAGED_LOGS[case]
-    run_dir, result, before = continued(checkpointed_after_an_episode, tmp_path, edit)
+    train = run_train if case == next(iter(DAMAGED_LOGS)) else train_in_process
+    run_dir, result, before = continued(checkpointed_after_an_episode, tmp_path, edit, train)
     line = one_error_line(result)
     for word in words:
         assert word in line

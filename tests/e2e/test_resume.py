@@ -1,7 +1,12 @@
 """Crash-safe, resumable runs, with real processes and real signals: a run killed with SIGKILL
 at any moment (even mid-checkpoint) and resumed writes the same episodes.csv as a run never
 interrupted; SIGTERM checkpoints and exits; a failed job never stops its sweep; a rerun only
-does what is missing; checkpoints that cannot be trusted are refused in one line."""
+does what is missing; checkpoints that cannot be trusted are refused in one line.
+
+The kills and signals hit real train.py processes. The runs that then finish what was cut, the
+runs that are only read, and the refusals of a resume but one of each family go through
+train.py's job in this process (train_in_process): the same job and the same one line, without
+a process start each."""
 from __future__ import annotations
 
 import os
@@ -25,12 +30,14 @@ from tests.helpers import (
     SAMPLE_EFFICIENT,
     CheckpointTrap,
     RunsCodeOnLoad,
+    Train,
     TrainProcess,
     decode_video,
     episodes_without_clock,
     hparams_summaries,
     read_status,
     run_train,
+    train_in_process,
 )
 
 SMOKE = ["experiment=smoke", "seed=7"]   # the same run as the smoke_run fixture
@@ -94,7 +101,7 @@ def test_sigkill_anywhere_then_resume_gives_the_same_episodes(options: list[str]
     assert missed in ([], ["at a random moment"]), missed
     assert not checkpoint.exists() or torch.load(checkpoint, weights_only=True)["progress"]["step"] < 400
 
-    result = run_train(args, tmp_path)    # the last rerun finishes the run
+    result = train_in_process(args, tmp_path)    # the last rerun finishes the run
     assert result.returncode == 0, result.stderr
     assert read_status(run_dir)["status"] == "finished"
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
@@ -127,7 +134,7 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
     assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["progress"]["step"] == 150
     assert evals_without_clock(run_dir)[1:] == evals_without_clock(smoke_run)[1:3]
 
-    result = run_train(args, tmp_path)
+    result = train_in_process(args, tmp_path)
     assert result.returncode == 0, result.stderr
     assert evals_without_clock(run_dir) == evals_without_clock(smoke_run)
     for name in ("best", "latest"):
@@ -156,7 +163,7 @@ def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: P
     saved = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert saved["progress"]["step"] == state["env_step"]
 
-    result = run_train(args, tmp_path)
+    result = train_in_process(args, tmp_path)
     assert result.returncode == 0, result.stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
 
@@ -166,7 +173,7 @@ def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
     it and a rerun give the episodes of a run never interrupted."""
     args = [*SMOKE, "env.num_envs=2", "trainer.checkpoint_every=150"]
     whole = tmp_path / "whole"
-    assert run_train([*args, f"hydra.run.dir={whole}"], tmp_path).returncode == 0
+    assert train_in_process([*args, f"hydra.run.dir={whole}"], tmp_path).returncode == 0
     run_dir = tmp_path / "killed"
     checkpoint = run_dir / "checkpoints" / "last.pt"
     train = TrainProcess([*args, f"hydra.run.dir={run_dir}"], tmp_path)
@@ -176,7 +183,7 @@ def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
     assert CheckpointTrap(run_dir).kill_mid_write(train)
     saved = torch.load(checkpoint, weights_only=True)["progress"]
     assert saved["step"] == 150 and all(episode["actions"] for episode in saved["episodes"])
-    result = run_train([*args, f"hydra.run.dir={run_dir}"], tmp_path)
+    result = train_in_process([*args, f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(whole)
 
@@ -184,9 +191,9 @@ def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
 def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run, run_dir)   # what SMOKE into run_dir would make
-    again = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
+    again = train_in_process([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
     assert again.returncode == 0 and "already finished" in again.stdout + again.stderr
-    longer = run_train([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
+    longer = train_in_process([*SMOKE, "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
     assert longer.returncode == 0, longer.stderr
     assert read_status(run_dir) | {"episodes": 0, "pid": 0, "host": "", "heartbeat": 0} == {
         "status": "finished", "env_step": 600, "episodes": 0, "total_steps": 600, "error": None,
@@ -205,6 +212,8 @@ def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, t
     shutil.copytree(smoke_run, run_dir)
     # run.lock names the last process that held the folder, refused or not.
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
+    # The command itself: the one refusal of a resume with another config that a process makes
+    # (test_reliability.py's attempt of another config goes through train_in_process).
     result = run_train([*SMOKE, "action_set=right_run", "env.frame_stack=3",
                         "trainer.total_steps=600", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
@@ -220,10 +229,10 @@ def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, t
 def test_resume_without_the_replay_refills_it_before_learning(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     base = [*SMOKE, "trainer.checkpoint_replay=false", f"hydra.run.dir={run_dir}"]
-    assert run_train([*base, "trainer.total_steps=150"], tmp_path).returncode == 0
+    assert train_in_process([*base, "trainer.total_steps=150"], tmp_path).returncode == 0
     checkpoint = run_dir / "checkpoints" / "last.pt"
     assert torch.load(checkpoint, weights_only=True)["replay"] is None
-    result = run_train([*base, "trainer.total_steps=300"], tmp_path)
+    result = train_in_process([*base, "trainer.total_steps=300"], tmp_path)
     assert result.returncode == 0, result.stderr
     saved = torch.load(checkpoint, weights_only=True)
     # Updates every 3 steps from the burn-in (100) to 150; then none until the empty replay has
@@ -232,8 +241,11 @@ def test_resume_without_the_replay_refills_it_before_learning(tmp_path: Path) ->
     assert saved["agent"]["learn_steps"] == len(range(102, 151, 3)) + len(range(252, 301, 3))
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
-def test_corrupt_checkpoint_is_one_clear_line(smoke_run_150: Path, tmp_path: Path, damage: str) -> None:
+# The command itself refuses one of them; the job in this process, the others.
+@pytest.mark.parametrize("damage, train", [("truncated", run_train), ("garbage", train_in_process),
+                                           ("empty", train_in_process)], ids=["truncated", "garbage", "empty"])
+def test_corrupt_checkpoint_is_one_clear_line(smoke_run_150: Path, tmp_path: Path, damage: str,
+                                              train: Train) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run_150, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.pt"
@@ -241,7 +253,7 @@ def test_corrupt_checkpoint_is_one_clear_line(smoke_run_150: Path, tmp_path: Pat
     checkpoint.write_bytes({"truncated": data[:len(data) // 2], "garbage": b"\x00not a checkpoint" * 50,
                             "empty": b""}[damage])
     damaged = checkpoint.read_bytes()
-    result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
+    result = train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"train.py: error: {checkpoint}: not a readable checkpoint")
@@ -262,7 +274,7 @@ def test_checkpoint_of_another_format_is_one_clear_line(smoke_run_150: Path, tmp
         return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".log", ".lock")}
 
     before = files()
-    result = run_train([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
+    result = train_in_process([*SMOKE, "trainer.total_steps=300", f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2
     line, = result.stderr.strip().splitlines()
     assert line == (f"train.py: error: {checkpoint}: written by another version of mario-exp "
@@ -276,7 +288,7 @@ def test_a_checkpoint_cannot_run_code(tmp_path: Path) -> None:
     CODE_RAN_MARKER.unlink(missing_ok=True)
     torch.save({"progress": RunsCodeOnLoad()}, run_dir / "checkpoints" / "last.pt",
                pickle_module=pickle)
-    result = run_train([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
+    result = train_in_process([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path)
     assert result.returncode == 2 and "not a readable checkpoint" in result.stderr
     assert not CODE_RAN_MARKER.exists()
 

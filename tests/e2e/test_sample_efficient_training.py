@@ -1,5 +1,7 @@
 """The sample-efficient options in real training runs: reproducible from the seed, really in
-use (they change what is learned), and their state in the checkpoint."""
+use (they change what is learned), and their state in the checkpoint. The runs of the tests
+here go through train.py's job in this process (train_in_process): they are read, not the
+process that made them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +10,11 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers import SAMPLE_EFFICIENT, drop_clock, read_episodes, run_train, single_run_dir
+from tests.helpers import SAMPLE_EFFICIENT, drop_clock, read_episodes, single_run_dir, train_in_process
 
 
 def test_same_seed_same_episodes_with_every_option(smoke_sample_efficient_run: Path, tmp_path: Path) -> None:
-    result = run_train(["experiment=smoke", "seed=7", *SAMPLE_EFFICIENT], tmp_path)
+    result = train_in_process(["experiment=smoke", "seed=7", *SAMPLE_EFFICIENT], tmp_path)
     assert result.returncode == 0, result.stderr
     assert drop_clock(read_episodes(single_run_dir(tmp_path))) == drop_clock(read_episodes(smoke_sample_efficient_run))
 
@@ -63,10 +65,10 @@ def test_death_penalty_lowers_exactly_the_stored_rewards_of_deaths(tmp_path: Pat
     replay's rewards differ by the penalty on the steps where Mario died, and nowhere else."""
     replays = []
     for penalty in (0, 50):
-        result = run_train(["experiment=smoke", "seed=3", "trainer.total_steps=700", "agent.burnin=700",
-                            "trainer.eval_every=null",
-                            f"agent.death_penalty={penalty}", f"hydra.run.dir={tmp_path / str(penalty)}"],
-                           tmp_path)
+        result = train_in_process(["experiment=smoke", "seed=3", "trainer.total_steps=700", "agent.burnin=700",
+                                   "trainer.eval_every=null",
+                                   f"agent.death_penalty={penalty}", f"hydra.run.dir={tmp_path / str(penalty)}"],
+                                  tmp_path)
         assert result.returncode == 0, result.stderr
         replays.append(torch.load(tmp_path / str(penalty) / "checkpoints" / "last.pt", weights_only=True)["replay"])
     plain, penalised = replays

@@ -26,6 +26,7 @@ from mario_exp.rundir.contract import (
 )
 from tests.helpers import (
     SWEEP,
+    Train,
     drop_clock,
     finished_run,
     made_once,
@@ -33,6 +34,7 @@ from tests.helpers import (
     read_scalars,
     run_train,
     single_run_dir,
+    train_in_process,
 )
 
 
@@ -99,7 +101,8 @@ def test_episodes_csv_matches_tensorboard(smoke_run: Path) -> None:
 
 
 def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
-    result = run_train(["experiment=smoke", "seed=7"], tmp_path)
+    """Run again by train.py's job in this process: the same episodes as the command made."""
+    result = train_in_process(["experiment=smoke", "seed=7"], tmp_path)
     assert result.returncode == 0, result.stderr
     again = read_episodes(single_run_dir(tmp_path))
     first = read_episodes(smoke_run)
@@ -110,7 +113,8 @@ def test_same_seed_same_episodes(smoke_run: Path, tmp_path: Path) -> None:
 def one_episode_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`experiment=smoke seed=8 trainer.max_episodes=1`: another seed, stopped after an episode."""
     return made_once(tmp_path_factory, "one_episode_run",
-                     lambda cwd: finished_run(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], cwd))
+                     lambda cwd: finished_run(["experiment=smoke", "seed=8", "trainer.max_episodes=1"], cwd,
+                                              train_in_process))
 
 
 def test_other_seed_other_episodes(smoke_run: Path, one_episode_run: Path) -> None:
@@ -149,10 +153,14 @@ def test_sweep_yields_a_folder_per_job_named_by_its_overrides(smoke_sweep: Path)
     assert SWEEP == ["agent.batch_size=32,64", "agent.learn_every=5,10"]
 
 
-@pytest.mark.parametrize("override", ["trainer.env_worker=true", "agent.replay_compression=true"])
+# The env worker is a process the run starts, so that run is the command's; the other runs in
+# this process.
+@pytest.mark.parametrize("override, train", [("trainer.env_worker=true", run_train),
+                                             ("agent.replay_compression=true", train_in_process)],
+                         ids=["trainer.env_worker=true", "agent.replay_compression=true"])
 def test_worker_process_and_compression_change_nothing_but_speed(smoke_run: Path, tmp_path: Path,
-                                                                 override: str) -> None:
-    result = run_train(["experiment=smoke", "seed=7", override], tmp_path)
+                                                                 override: str, train: Train) -> None:
+    result = train(["experiment=smoke", "seed=7", override], tmp_path)
     assert result.returncode == 0, result.stderr
     assert drop_clock(read_episodes(single_run_dir(tmp_path))) == drop_clock(read_episodes(smoke_run))
 
@@ -164,7 +172,9 @@ TWO_ENVS = ["experiment=smoke", "seed=7", "env.num_envs=2", "trainer.total_steps
 
 @pytest.fixture(scope="session")
 def two_env_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return made_once(tmp_path_factory, "two_env_run", lambda cwd: finished_run(TWO_ENVS, cwd))
+    """TWO_ENVS, run by train.py's job in this process (the test below runs the command, with the
+    envs in worker processes)."""
+    return made_once(tmp_path_factory, "two_env_run", lambda cwd: finished_run(TWO_ENVS, cwd, train_in_process))
 
 
 def test_two_envs_log_every_episode_and_keep_the_replay_ratio(two_env_run: Path) -> None:
