@@ -10,7 +10,15 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers import SAMPLE_EFFICIENT, drop_clock, read_episodes, single_run_dir, train_in_process
+from tests.helpers import (
+    SAMPLE_EFFICIENT,
+    compose_config,
+    drop_clock,
+    read_episodes,
+    read_rows,
+    single_run_dir,
+    train_in_process,
+)
 
 
 def test_same_seed_same_episodes_with_every_option(smoke_sample_efficient_run: Path, tmp_path: Path) -> None:
@@ -82,10 +90,10 @@ def test_death_penalty_lowers_exactly_the_stored_rewards_of_deaths(tmp_path: Pat
 def test_a_run_continued_past_its_budget_with_its_horizon_is_the_longer_run(tmp_path: Path) -> None:
     """How results/quick-1-1's runs became flag runs: a finished run rerun in its folder with a
     larger trainer.total_steps and trainer.schedule_horizon at its old budget goes on, step for
-    step, as a run made with the larger budget and that horizon from the start."""
+    step, as a run made with the larger budget and that horizon from the start. Only the run
+    folders are read, so train.py's job runs in this process (train_in_process)."""
     from mario_exp.agent.ddqn import epsilon_at
     from mario_exp.rundir.contract import EVAL_COLUMNS, EVALS_CSV
-    from tests.helpers import compose_config, read_rows
 
     # Linear exploration and prioritized replay: both schedules follow the horizon. Evaluations
     # and checkpoints at multiples of the first budget, as a longer run makes them there too.
@@ -94,10 +102,10 @@ def test_a_run_continued_past_its_budget_with_its_horizon_is_the_longer_run(tmp_
     longer = [*recipe, "trainer.total_steps=600", "trainer.schedule_horizon=300"]
     continued = tmp_path / "continued"
     for args in ([*recipe, "trainer.total_steps=300"], longer):
-        result = run_train([*args, f"hydra.run.dir={continued}"], tmp_path)
+        result = train_in_process([*args, f"hydra.run.dir={continued}"], tmp_path)
         assert result.returncode == 0, result.stderr
     fresh = tmp_path / "fresh"
-    result = run_train([*longer, f"hydra.run.dir={fresh}"], tmp_path)
+    result = train_in_process([*longer, f"hydra.run.dir={fresh}"], tmp_path)
     assert result.returncode == 0, result.stderr
 
     episodes = read_episodes(fresh)
