@@ -99,9 +99,9 @@ def test_a_run_continued_past_its_budget_with_its_horizon_is_the_longer_run(tmp_
     # and checkpoints at multiples of the first budget, as a longer run makes them there too.
     recipe = ["experiment=smoke", "seed=5", *SAMPLE_EFFICIENT[:-1], "agent.epsilon.schedule=linear",
               "agent.epsilon.fraction=0.5", "trainer.eval_every=150", "trainer.checkpoint_every=150"]
-    longer = [*recipe, "trainer.total_steps=600", "trainer.schedule_horizon=300"]
+    longer = [*recipe, "trainer.total_steps=300", "trainer.schedule_horizon=150"]
     continued = tmp_path / "continued"
-    for args in ([*recipe, "trainer.total_steps=300"], longer):
+    for args in ([*recipe, "trainer.total_steps=150"], longer):
         result = train_in_process([*args, f"hydra.run.dir={continued}"], tmp_path)
         assert result.returncode == 0, result.stderr
     fresh = tmp_path / "fresh"
@@ -109,12 +109,12 @@ def test_a_run_continued_past_its_budget_with_its_horizon_is_the_longer_run(tmp_
     assert result.returncode == 0, result.stderr
 
     episodes = read_episodes(fresh)
-    assert int(episodes[-1]["env_step"]) > 300 and drop_clock(read_episodes(continued)) == drop_clock(episodes)
+    assert int(episodes[-1]["env_step"]) > 150 and drop_clock(read_episodes(continued)) == drop_clock(episodes)
     evals = [drop_clock(read_rows(run / EVALS_CSV, EVAL_COLUMNS)) for run in (continued, fresh)]
-    assert evals[0] == evals[1] and {r["env_step"] for r in evals[1]} == {"150", "300", "450", "600"}
-    # The horizon is in use: each episode's last epsilon is the 300-step schedule's, not the 600's.
+    assert evals[0] == evals[1] and {r["env_step"] for r in evals[1]} == {"150", "300"}
+    # The horizon is in use: each episode's last epsilon is the 150-step schedule's, not the 300's.
     schedule = compose_config(longer).agent.epsilon
     assert [float(r["epsilon"]) for r in episodes] == pytest.approx(
-        [epsilon_at(int(r["env_step"]), schedule, 300) for r in episodes])
-    assert any(epsilon_at(int(r["env_step"]), schedule, 300) != epsilon_at(int(r["env_step"]), schedule, 600)
+        [epsilon_at(int(r["env_step"]), schedule, 150) for r in episodes])
+    assert any(epsilon_at(int(r["env_step"]), schedule, 150) != epsilon_at(int(r["env_step"]), schedule, 300)
                for r in episodes)
