@@ -73,11 +73,16 @@ def prepare_env_worker(config: Config) -> None:
         multiprocessing.set_start_method("spawn", force=True)
 
 
-def final_x_pos(run_dir: Path) -> float:
-    """The run's score for a hyperparameter search: mean x_pos over its final window."""
+def search_score(run_dir: Path, outcome: Outcome) -> Optional[float]:
+    """The run's score for a hyperparameter search: mean x_pos over its final window; None for
+    a job without one (failed, or no episode ended). Optuna's sweeper records a None as a
+    failed trial and goes on; a NaN it refuses, and then stops the whole search on a traceback."""
     from mario_exp.rundir.final_window import final_metrics
 
-    return final_metrics(run_dir / EPISODES_CSV)[FINAL_TAGS["x_pos"]]
+    if outcome.status != 0:
+        return None
+    score = final_metrics(run_dir / EPISODES_CSV)[FINAL_TAGS["x_pos"]]
+    return None if math.isnan(score) else score
 
 
 def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
@@ -126,9 +131,10 @@ def train_job(cfg: DictConfig, run_dir: Path) -> Outcome:
 # An absolute config_path: Hydra reads a relative one against the package (pkg://), and conf/
 # is not inside it. The job name, from this module's name, is "train", as for `python train.py`.
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def run(cfg: DictConfig) -> float:
-    """One job. Returns the run's final-window mean x_pos (NaN when it did not finish), the
-    value a hyperparameter search (experiment=hparams_search) maximises."""
+def run(cfg: DictConfig) -> Optional[float]:
+    """One job. Returns the run's final-window mean x_pos, the value a hyperparameter search
+    (experiment=hparams_search) maximises: None for a job without a score (search_score), or
+    one that did not run to its end (skipped or interrupted)."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -136,7 +142,7 @@ def run(cfg: DictConfig) -> float:
     job_num = hydra_cfg.job.num if multirun else 0  # a single run has no job number
     if LEDGER.stop_requested(sweep_dir):
         log.info("not started: the command was asked to stop")
-        return math.nan
+        return None
     try:
         outcome = train_job(cfg, run_dir)
     except TrainingInterrupted as exc:
@@ -145,9 +151,9 @@ def run(cfg: DictConfig) -> float:
             128 + exc.signum, f"interrupted by {exc}; to resume, run the same command with {hint}"))
         if os.getpid() == MAIN_PID:
             raise  # the basic launcher runs jobs here: the signal stops the whole command at once
-        return math.nan  # a job of its own (a cluster's time limit): the others go on
+        return None  # a job of its own (a cluster's time limit): the others go on
     LEDGER.record(sweep_dir, job_num, outcome)
-    return final_x_pos(run_dir) if outcome.status == 0 else math.nan
+    return search_score(run_dir, outcome)
 
 
 @contextmanager

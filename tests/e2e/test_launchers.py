@@ -5,6 +5,7 @@ The signal tests act when a job's own log (a FIFO in place of its train.log) say
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,36 +131,47 @@ def test_exploration_warning_fires_once_for_the_tutorials_decay_and_not_for_line
 
 
 def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it(tmp_path: Path) -> None:
+    """Two trials at once, one of them refused (its folder holds run data without a checkpoint):
+    the refused trial is recorded as failed, the search goes on, and the command ends with the
+    job's one line, no traceback. Then the stored study continues."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
                         reason="the optuna extra is not installed (pip install -e '.[optuna]')")
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     # quick's env.stall_steps matters here: a trial stuck at a pipe for its whole budget would
-    # finish no episode, and a trial without a score (nan) stops Optuna's whole study. No
-    # evaluations: quick's 20 episodes at the end would cost more than the trials' training.
+    # finish no episode, and have no score. No evaluations: quick's 20 episodes at the end would
+    # cost more than the trials' training.
     tiny = ["trainer.total_steps=200", "agent.burnin=50", "agent.memory_size=1000", "trainer.eval_every=null",
             "trainer.checkpoint_every=100", "trainer.log_every=50"]
     args = ["-m", "experiment=hparams_search", *tiny, f"hydra.sweeper.storage={storage}"]
-    result = run_train([*args, "hydra.sweeper.n_trials=2"], tmp_path)   # one batch of n_jobs=2 trials
-    assert result.returncode == 0, result.stderr
-    sweep, = (tmp_path / "outputs" / "multirun").glob("*/*")
-    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
-    assert len(jobs) == 2 and all(read_status(j)["status"] == "finished" for j in jobs)
+    sweep = tmp_path / "first"
+    refused = sweep / "1"
+    refused.mkdir(parents=True)
+    (refused / "episodes.csv").write_text("what a lost run left\n")
+    result = run_train([*args, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep}"], tmp_path)  # one batch of two
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    # Optuna logs to stderr too; train.py's own lines are the job's error, once.
+    line, = [line for line in result.stderr.splitlines() if line.startswith("train.py")]
+    assert line.startswith(f"train.py: error: {refused}: holds run data"), result.stderr
+    assert read_status(sweep / "0")["status"] == "finished"
     study = optuna.load_study(study_name="mario_x_pos", storage=storage)
-    # Each trial's value is what train.py's task returned: its run's final-window mean x_pos.
-    scores = sorted(final_metrics(j / "episodes.csv")["final/x_pos"] for j in jobs)
-    assert sorted(t.value for t in study.trials) == pytest.approx(scores)
+    # A trial's value is what train.py's task returned: its run's final-window mean x_pos.
+    score = final_metrics(sweep / "0" / "episodes.csv")["final/x_pos"]
+    states = {t.number: (t.state, t.value) for t in study.trials}
+    assert states[0] == (optuna.trial.TrialState.COMPLETE, pytest.approx(score))
+    assert states[1] == (optuna.trial.TrialState.FAIL, None)
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert results["best_value"] == pytest.approx(max(scores))
+    assert results["best_value"] == pytest.approx(score)
 
     # The same command with the same storage continues the study.
-    more = run_train([*args, "hydra.sweeper.n_trials=1"], tmp_path)
+    more = run_train([*args, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path / 'more'}"], tmp_path)
     assert more.returncode == 0, more.stderr
     assert len(optuna.load_study(study_name="mario_x_pos", storage=storage).trials) == 3
 
     # The analysis reads the trials like any sweep: one configuration each.
-    analysis = analyze(sweep, "--out", tmp_path / "analysis", cwd=tmp_path)
+    shutil.rmtree(refused)
+    analysis = analyze(sweep, tmp_path / "more", "--out", tmp_path / "analysis", cwd=tmp_path)
     assert analysis.returncode == 0, analysis.stderr
     per_run = (tmp_path / "analysis" / "per_run.csv").read_text().splitlines()
     assert len(per_run) == 1 + 2
