@@ -56,7 +56,7 @@ def warn_if_exploration_never_decays(config: Config) -> None:
     from mario_exp.agent.ddqn import epsilon_at
 
     total = config.trainer.total_steps
-    final = epsilon_at(total, config.agent.epsilon, config.trainer.schedule_horizon or total)
+    final = epsilon_at(total, config.agent.epsilon, config.trainer.horizon)
     if final >= 0.5:
         log.warning("agent.epsilon: the %s schedule is still at %.2f at the last of %d steps, never "
                     "below 0.5: this run's policy stays near random (agent.epsilon.schedule=linear "

@@ -274,6 +274,11 @@ class TrainerConfig:
                                "(its checkpoints/ deleted, say) is started over, its data deleted; false: "
                                "refused")
 
+    @property
+    def horizon(self) -> int:
+        """The steps the budget-relative schedules span: schedule_horizon, else the budget."""
+        return self.schedule_horizon or self.total_steps
+
 
 @dataclass
 class Config:

@@ -173,7 +173,6 @@ class Trainer:
     def __init__(self, config: Config, run_dir: Path, resume: Optional[dict[str, Any]]) -> None:
         self.config = config
         self.run_dir = run_dir
-        self.schedule_horizon = config.trainer.schedule_horizon or config.trainer.total_steps
         self.rng = seed_everything(config.seed)
         device = resolve_device(config.trainer.device)
         if config.trainer.threads is not None:
@@ -341,7 +340,7 @@ class Trainer:
             # the iterations since the last that learned acted without them).
             self._record_update_results()
             self.agent.refresh_actor()
-        epsilons = [epsilon_at(step, agent_cfg.epsilon, self.schedule_horizon) for step in steps]
+        epsilons = [epsilon_at(step, agent_cfg.epsilon, self.config.trainer.horizon) for step in steps]
         actions = self.agent.act(self.stacks.states, epsilons, self.rng)
         # Learn while the emulators play the actions (in their worker processes, when there
         # are): this iteration's updates sample the transitions stored before it.
@@ -403,7 +402,7 @@ class Trainer:
         """Prioritized replay's importance-sampling exponent: from its start value at step 0
         up to 1 at the end of the schedule horizon, linearly."""
         start = self.config.agent.priority.weight_exponent
-        return start + (1.0 - start) * min(1.0, step / self.schedule_horizon)
+        return start + (1.0 - start) * min(1.0, step / self.config.trainer.horizon)
 
     def _wait_for_updates(self) -> None:
         """Wait for the learner to finish the submitted updates (for a checkpoint, an
@@ -458,7 +457,7 @@ class Trainer:
     def _log_interval(self, logbook: Logbook, steps_per_second: float) -> None:
         loop = self.loop
         loss, q = loop.interval_tally.means()
-        epsilon = epsilon_at(loop.step, self.config.agent.epsilon, self.schedule_horizon)
+        epsilon = epsilon_at(loop.step, self.config.agent.epsilon, self.config.trainer.horizon)
         logbook.interval_scalars(loop.step, loss=loss, q=q, epsilon=epsilon, lr=self._settled_lr(),
                                  steps_per_second=steps_per_second)
         logbook.status(RUNNING, loop.step, loop.episode)

@@ -152,7 +152,8 @@ def test_flag_preset_is_quick_trained_on_to_500k_steps() -> None:
     flag, quick = compose_config(["experiment=flag"]), compose_config(["experiment=quick"])
     assert (flag.trainer.total_steps, flag.trainer.schedule_horizon) == (500_000, 150_000)
     # The schedules span quick's budget: exploration still ends after the first 15k steps.
-    assert epsilon_at(15_001, flag.agent.epsilon, flag.trainer.schedule_horizon) == flag.agent.epsilon.min
+    assert flag.trainer.horizon == quick.trainer.horizon == 150_000   # quick's: its budget
+    assert epsilon_at(15_001, flag.agent.epsilon, flag.trainer.horizon) == flag.agent.epsilon.min
     # Everything else is quick's, so a quick run continued with experiment=flag is a flag run
     # (tests/e2e/test_sample_efficient_training.py runs one).
     assert replace(flag, trainer=replace(flag.trainer, total_steps=150_000, schedule_horizon=None)) == quick
