@@ -49,7 +49,9 @@ from mario_exp.config.schema import (
 
 # The plugins' classes, as their configs name them in `_target_`.
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
-OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+# hydra-optuna-sweeper's, and experiment=hparams_search's wrapper of it.
+OPTUNA_SWEEPERS = ("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+                   "hydra_plugins.mario_exp_search.optuna_search.OptunaSearch")
 # OmegaConf's names for the types of Hydra's own (and its plugins') structured configs.
 _OMEGACONF_TYPES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
                     "String": "a string"}
@@ -191,7 +193,7 @@ def check_launch(hydra_cfg: DictConfig) -> None:
         raise ConfigError("hydra.launcher.n_jobs=0: must be a number of parallel jobs >= 1, or "
                           "negative: -1 for one job per core, -2 for all cores but one")
     # train.py's task returns one number, the final x_pos: a search has one direction.
-    if sweeper.get("_target_") == OPTUNA_SWEEPER and sweeper.direction not in ("maximize", "minimize"):
+    if sweeper.get("_target_") in OPTUNA_SWEEPERS and sweeper.direction not in ("maximize", "minimize"):
         raise ConfigError(f"hydra.sweeper.direction={sweeper.direction!r}: must be maximize (the "
                           "final x_pos, as experiment=hparams_search does) or minimize")
 

@@ -133,7 +133,8 @@ def test_exploration_warning_fires_once_for_the_tutorials_decay_and_not_for_line
 def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it(tmp_path: Path) -> None:
     """Two trials at once, one of them refused (its folder holds run data without a checkpoint):
     the refused trial is recorded as failed, the search goes on, and the command ends with the
-    job's one line, no traceback. Then the stored study continues."""
+    job's one line, no traceback. Then the stored study continues, and a search whose only trial
+    is refused ends with that line too."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper",
                         reason="the optuna extra is not installed (pip install -e '.[optuna]')")
     import optuna
@@ -168,6 +169,18 @@ def test_optuna_search_runs_trials_in_parallel_stores_the_study_and_continues_it
     more = run_train([*args, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path / 'more'}"], tmp_path)
     assert more.returncode == 0, more.stderr
     assert len(optuna.load_study(study_name="mario_x_pos", storage=storage).trials) == 3
+
+    # A search in which no trial scores (its one trial refused, as above) ends the same way: the
+    # job's line, no traceback, and no optimization_results.yaml without a best trial.
+    alone = tmp_path / "alone"
+    (alone / "0").mkdir(parents=True)
+    (alone / "0" / "episodes.csv").write_text("what a lost run left\n")
+    none = run_train(["-m", "experiment=hparams_search", *tiny, "hydra.sweeper.n_trials=1",
+                      f"hydra.sweep.dir={alone}"], tmp_path)
+    assert none.returncode == 2 and "Traceback" not in none.stderr, none.stderr
+    line, = [line for line in none.stderr.splitlines() if line.startswith("train.py")]
+    assert line.startswith(f"train.py: error: {alone / '0'}: holds run data"), none.stderr
+    assert not (alone / "optimization_results.yaml").exists()
 
     # The analysis reads the trials like any sweep: one configuration each.
     shutil.rmtree(refused)
