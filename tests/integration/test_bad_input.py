@@ -64,6 +64,7 @@ CASES = [
     (["agent.augment_shift=-2"], ["agent.augment_shift", "0..16"]),
     (["agent.dueling=maybe"], ["agent.dueling", "true or false"]),
     (["env.stall_steps=0"], ["env.stall_steps", "null or an integer >= 1"]),
+    (["trainer.schedule_horizon=0"], ["trainer.schedule_horizon", "null or an integer >= 1"]),
     (["env.frontier.fraction=1.5"], ["env.frontier.fraction", "[0, 1]"]),
     (["env.frontier.window=0"], ["env.frontier.window", "null or an integer >= 1"]),
     # Exploration schedules.
