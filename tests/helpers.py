@@ -47,6 +47,10 @@ SWEEP = ["agent.batch_size=32,64", "agent.learn_every=5,10"]
 SAMPLE_EFFICIENT = ["agent.dueling=true", "agent.reward_scale=0.1", "agent.adam_eps=1.5e-4",
                     "agent.augment_shift=4", "agent.priority.exponent=0.6", "env.stall_steps=30",
                     "env.frontier.fraction=1.0"]
+# For runs whose evaluations no assertion reads: a run's episodes.csv is the same with
+# evaluation on or off (test_evaluation.py), and a smoke run's two evaluations with their
+# videos are about a fifth of its CPU time (docs/testing.md).
+NO_EVAL = ["trainer.eval_every=null"]
 
 
 def run_train(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

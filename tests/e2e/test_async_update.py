@@ -11,6 +11,7 @@ import torch
 from mario_exp.rundir.logbook import Logbook
 from mario_exp.training.trainer import Trainer
 from tests.helpers import (
+    NO_EVAL,
     compose_config,
     drop_clock,
     made_once,
@@ -20,8 +21,10 @@ from tests.helpers import (
     train_in_process,
 )
 
+# Greedy and fast-changing: the acting weights show in the episodes. Every run here is compared by
+# its episodes, weights and logged scalars only, so none evaluates.
 SMOKE_GREEDY = ["experiment=smoke", "seed=7", "agent.epsilon.start=0.0", "agent.epsilon.min=0.0",
-                "agent.lr=0.01"]   # greedy and fast-changing: the acting weights show in the episodes
+                "agent.lr=0.01", *NO_EVAL]
 
 
 def async_and_sync_runs(args: list[str], tmp_path: Path) -> list[Path]:
@@ -143,8 +146,8 @@ def test_a_run_continued_between_updates_acts_and_logs_as_one_never_stopped(gree
 def test_a_learning_rate_schedule_is_logged_as_without_async_updates(tmp_path: Path) -> None:
     """StepLR steps inside each update: the rates in episodes.csv and TensorBoard are read
     after the updates submitted so far, whatever the background thread's timing."""
-    runs = async_and_sync_runs(["experiment=smoke", "seed=7", "scheduler=step", "scheduler.step_size=20"],
-                               tmp_path)
+    runs = async_and_sync_runs(["experiment=smoke", "seed=7", "scheduler=step", "scheduler.step_size=20",
+                                *NO_EVAL], tmp_path)
     logged = [([row["lr"] for row in read_episodes(run)], read_scalars(run)["train/lr"]) for run in runs]
     (episodes, scalars), _ = logged
     assert episodes and len(scalars) == 4 and scalars[-1][1] < scalars[0][1]

@@ -16,9 +16,19 @@ import yaml
 
 from mario_exp.rundir.final_window import final_metrics
 from tests.analysis_helpers import analyze
-from tests.helpers import PROGRESS, REPO, FifoLines, TrainProcess, episodes_without_clock, read_status, run_train
+from tests.helpers import (
+    NO_EVAL,
+    PROGRESS,
+    REPO,
+    FifoLines,
+    TrainProcess,
+    episodes_without_clock,
+    read_status,
+    run_train,
+)
 
-SMOKE = ["experiment=smoke", "seed=7"]
+# smoke_run's command, without the evaluations that no test here reads.
+SMOKE = ["experiment=smoke", "seed=7", *NO_EVAL]
 # The emulator in a process of its own, started from the launcher's worker process (loky's
 # start method needs train.py's prepare_env_worker).
 IN_A_WORKER = ["trainer.env_worker=true"]
@@ -72,7 +82,7 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
     the job is started again with the same overrides in the same folder."""
     sweep = tmp_path / "sweep"
     args = ["-m", *LAUNCHERS["submitit_local"], *SMOKE, "agent.lr=0.00025", f"hydra.sweep.dir={sweep}"]
-    run_dir = sweep / "0_agent.lr=0.00025,experiment=smoke,seed=7"
+    run_dir = sweep / "0_agent.lr=0.00025,experiment=smoke,seed=7,trainer.eval_every=null"
     job_log = FifoLines(run_dir / "train.log")   # the job's own log, as it writes it
     proc = TrainProcess(args, tmp_path)
     assert job_log.wait_for(PROGRESS + "100/400")   # training, 300 steps before its end
@@ -93,12 +103,15 @@ def test_sigterm_to_a_submitit_job_checkpoints_and_the_requeued_job_resumes(smok
 
 def test_ctrl_c_stops_a_parallel_sweep_after_its_running_jobs_checkpoint(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", *LAUNCHERS["joblib"], "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
-    job_logs = [FifoLines(sweep / f"{n}_experiment=smoke,seed={n + 1}" / "train.log") for n in (0, 1)]
+    # Jobs of 250 steps: the signal comes at step 100 or soon after, and the rerun finishes them.
+    args = ["-m", *LAUNCHERS["joblib"], "experiment=smoke", "seed=1,2,3", "trainer.total_steps=250", *NO_EVAL,
+            f"hydra.sweep.dir={sweep}"]
+    job_logs = [FifoLines(sweep / f"{n}_experiment=smoke,seed={n + 1},trainer.eval_every=null,trainer.total_steps=250"
+                          / "train.log") for n in (0, 1)]
     proc = TrainProcess(args, tmp_path, start_new_session=True)
     # Both running jobs are past their start (signal handlers installed) before the signal.
     for job_log in job_logs:
-        assert job_log.wait_for(PROGRESS + "100/400")
+        assert job_log.wait_for(PROGRESS + "100/250")
     os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C: the whole process group
     returncode, stderr = proc.wait(timeout=300)
     for job_log in job_logs:
@@ -120,7 +133,7 @@ def test_exploration_warning_fires_once_for_the_tutorials_decay_and_not_for_line
         smoke_run: Path, tmp_path: Path) -> None:
     warning = "agent.epsilon: the exponential schedule is still at 1.00 at the last of 400 steps"
     assert (smoke_run / "train.log").read_text().count(warning) == 1
-    result = run_train(["experiment=smoke", "agent.epsilon.schedule=linear", "trainer.total_steps=150"],
+    result = run_train(["experiment=smoke", "agent.epsilon.schedule=linear", "trainer.total_steps=150", *NO_EVAL],
                        tmp_path)
     assert result.returncode == 0, result.stderr
     run_dir, = (tmp_path / "outputs" / "runs").glob("*/*")

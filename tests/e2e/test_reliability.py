@@ -28,6 +28,7 @@ from mario_exp.rundir.lock import RunFolderError, RunLock, is_live
 from mario_exp.training.checkpoint import CheckpointError, load_checkpoint
 from tests.helpers import (
     CODE_RAN_MARKER,
+    NO_EVAL,
     PROGRESS,
     REPO,
     RunsCodeOnLoad,
@@ -62,7 +63,7 @@ def test_two_trainers_started_at_once_on_one_folder(smoke_run: Path, tmp_path: P
     """The issue's reproduction: the same command twice at once on one folder. One trains,
     the other refuses in one line naming it; the folder ends as one uninterrupted run's."""
     run_dir = tmp_path / "twin"
-    args = [*SMOKE, f"hydra.run.dir={run_dir}"]
+    args = [*SMOKE, *NO_EVAL, f"hydra.run.dir={run_dir}"]
     procs = [subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(proc.wait(timeout=600), proc.stderr.read()) for proc in procs]
@@ -79,7 +80,7 @@ def test_a_second_trainer_on_a_live_run_is_refused_and_changes_nothing(smoke_run
     """A SLURM requeue while the old job still runs: the newcomer names the holder and
     leaves every file as it was; the holder goes on to write the same run as ever."""
     run_dir = tmp_path / "run"
-    args = [*SMOKE, f"hydra.run.dir={run_dir}"]
+    args = [*SMOKE, *NO_EVAL, f"hydra.run.dir={run_dir}"]
     first = TrainProcess(args, tmp_path)
     assert first.stdout.wait_for(PROGRESS + "100/400")   # training, so holding the folder
     # Stopped (SIGSTOP) while the second one tries, it cannot finish first, however slow
@@ -104,7 +105,7 @@ def test_the_lock_of_a_killed_trainer_does_not_block_its_resume(smoke_run: Path,
     """SIGKILL leaves run.lock naming a dead pid and status.json saying running; readers see
     the run is not live, and the rerun resumes it."""
     run_dir = tmp_path / "run"
-    args = [*SMOKE, "trainer.checkpoint_every=150", f"hydra.run.dir={run_dir}"]
+    args = [*SMOKE, "trainer.checkpoint_every=150", *NO_EVAL, f"hydra.run.dir={run_dir}"]
     proc = TrainProcess(args, tmp_path)
     assert proc.stdout.wait_for(PROGRESS + "200/400")   # after its checkpoint at 150
     proc.kill()

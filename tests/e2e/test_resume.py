@@ -26,6 +26,7 @@ from mario_exp.training.trainer import CHECKPOINT_VERSION
 from tests.helpers import (
     CODE_RAN_MARKER,
     HPARAMS_TAGS,
+    NO_EVAL,
     PROGRESS,
     SAMPLE_EFFICIENT,
     CheckpointTrap,
@@ -149,7 +150,7 @@ def test_evaluations_after_the_checkpoint_are_cut_and_made_again(smoke_run: Path
 
 def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    args = [*SMOKE, f"hydra.run.dir={run_dir}"]
+    args = [*SMOKE, *NO_EVAL, f"hydra.run.dir={run_dir}"]
     train = TrainProcess(args, tmp_path)
     assert train.stdout.wait_for(PROGRESS + "100/400")   # training, 300 steps before its end
     os.kill(train.pid, signal.SIGTERM)
@@ -171,14 +172,14 @@ def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: P
 def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
     """With env.num_envs=2, a checkpoint holds both envs' unfinished episodes; SIGKILL after
     it and a rerun give the episodes of a run never interrupted."""
-    args = [*SMOKE, "env.num_envs=2", "trainer.checkpoint_every=150"]
+    args = [*SMOKE, "env.num_envs=2", "trainer.checkpoint_every=150", *NO_EVAL]
     whole = tmp_path / "whole"
     assert train_in_process([*args, f"hydra.run.dir={whole}"], tmp_path).returncode == 0
     run_dir = tmp_path / "killed"
     checkpoint = run_dir / "checkpoints" / "last.pt"
     train = TrainProcess([*args, f"hydra.run.dir={run_dir}"], tmp_path)
     # The line of step 200 comes after the checkpoint at 150; the trap is then in place 100
-    # steps and an evaluation before the next, at 300, and the kill comes while it is written.
+    # steps before the next, at 300, and the kill comes while it is written.
     assert train.stdout.wait_for(PROGRESS + "200/400")
     assert CheckpointTrap(run_dir).kill_mid_write(train)
     saved = torch.load(checkpoint, weights_only=True)["progress"]
@@ -228,7 +229,7 @@ def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, t
 
 def test_resume_without_the_replay_refills_it_before_learning(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    base = [*SMOKE, "trainer.checkpoint_replay=false", f"hydra.run.dir={run_dir}"]
+    base = [*SMOKE, "trainer.checkpoint_replay=false", *NO_EVAL, f"hydra.run.dir={run_dir}"]
     assert train_in_process([*base, "trainer.total_steps=150"], tmp_path).returncode == 0
     checkpoint = run_dir / "checkpoints" / "last.pt"
     assert torch.load(checkpoint, weights_only=True)["replay"] is None
@@ -295,7 +296,7 @@ def test_a_checkpoint_cannot_run_code(tmp_path: Path) -> None:
 
 def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", "experiment=smoke", "agent.lr=1e30,0.00025", f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "experiment=smoke", "agent.lr=1e30,0.00025", *NO_EVAL, f"hydra.sweep.dir={sweep}"]
     result = run_train(args, tmp_path)
     assert result.returncode == 1
     line, = result.stderr.strip().splitlines()
@@ -313,7 +314,7 @@ def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_p
 
 def test_sweep_killed_midway_reruns_only_the_unfinished_jobs(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", "experiment=smoke", "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "experiment=smoke", "seed=1,2,3", *NO_EVAL, f"hydra.sweep.dir={sweep}"]
     train = TrainProcess(args, tmp_path)
     # Hydra's line starting the second job, then that job's line of step 300 (after its
     # checkpoint at 200): the sweep is killed midway through its second job.
