@@ -110,6 +110,35 @@ def _config_identity(run: Run) -> str | None:
     return json.dumps(config, sort_keys=True, default=str)
 
 
+def _flat_config(run: Run) -> dict[str, str]:
+    """The run's composed config minus its seed, with the keys its code predates filled in, as
+    dotted key -> value text."""
+    flat: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = json.dumps(node, default=str)
+
+    walk(with_keys_added_later({k: v for k, v in run.config.items() if k != "seed"}), "")
+    return flat
+
+
+def mixed_config_keys(group: RunGroup) -> dict[str, list[str]]:
+    """The config keys whose values differ between the group's runs (seeds aside), each with
+    its values, among the runs whose config was read: empty when they composed to one config.
+    Runs of the same overrides compose differently when a preset or a default changed between
+    them."""
+    flats = [_flat_config(run) for run in group.runs if run.config]
+    if len(flats) < 2:
+        return {}
+    keys = sorted(set().union(*flats))
+    values = {key: sorted({flat.get(key, MISSING_VALUE) for flat in flats}) for key in keys}
+    return {key: vs for key, vs in values.items() if len(vs) > 1}
+
+
 def _merge_same_configs(members_of: list[Members]) -> list[Members]:
     """Join the override groups whose runs all composed to one and the same config: another
     spelling of the same configuration. A group with an unread config, or whose runs composed

@@ -18,9 +18,9 @@ from mario_exp.analysis import plots
 from mario_exp.analysis.curves import band_frame, common_grid, smooth
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.evals import evaluation_means
-from mario_exp.analysis.groups import RunGroup, find_baseline, group_runs
+from mario_exp.analysis.groups import RunGroup, find_baseline, group_runs, mixed_config_keys
 from mario_exp.analysis.report import ReportContent, render_html, render_markdown
-from mario_exp.analysis.runs import Run, display_path, find_run_dirs, load_runs
+from mario_exp.analysis.runs import BUDGET_KEY, Run, display_path, find_run_dirs, load_runs
 from mario_exp.analysis.scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
 from mario_exp.analysis.stats import N_BOOT
 from mario_exp.analysis.summary import METRICS, Scored, config_summary
@@ -117,6 +117,8 @@ def analyse(opts: Options) -> Result:
     by_label = {g.label: g for g in groups}
 
     warnings = [w for r in runs for w in r.warnings] + _sweep_warnings(runs, groups, summary)
+    if not opts.group_by:   # --group-by pools what differs in other keys on purpose
+        warnings += _mixed_config_warnings(groups)
     source = curve_source(runs, scored)
     if source == "train" and any(len(r.evals) for r in runs):
         warnings.append(f"some runs have no {EVALS_CSV}: curves show training episodes for all runs")
@@ -267,7 +269,7 @@ def _sweep_warnings(runs: list[Run], groups: list[RunGroup], summary: pd.DataFra
     if len(budgets) > 1:
         listed = (", ".join(map(str, budgets)) if len(budgets) <= 4
                   else f"{len(budgets)} values from {budgets[0]} to {budgets[-1]}")
-        out.append(f"runs have different budgets (trainer.total_steps: {listed}): each final "
+        out.append(f"runs have different budgets ({BUDGET_KEY}: {listed}): each final "
                    "score covers the end of its own run; compare the curves at equal env steps")
     running = sum(r.status == RUNNING for r in runs)
     if running:
@@ -285,6 +287,22 @@ def _sweep_warnings(runs: list[Run], groups: list[RunGroup], summary: pd.DataFra
     for row in summary[summary["exploration_only"]].itertuples():
         out.append(f"{row.config}: epsilon never went below {EXPLORATION_EPSILON} "
                    "(its comparison measures exploration noise, not learned policies)")
+    return out
+
+
+def _mixed_config_warnings(groups: list[RunGroup], shown: int = 3) -> list[str]:
+    """A configuration whose runs composed to different configs, one line each: the same
+    overrides meant another recipe when some of its runs were made."""
+    out = []
+    for group in groups:
+        mixed = mixed_config_keys(group)
+        mixed.pop(BUDGET_KEY, None)   # the budgets' own warning says that one
+        if not mixed:
+            continue
+        listed = "; ".join(f"{key}: {', '.join(values)}" for key, values in list(mixed.items())[:shown])
+        more = f"; and {len(mixed) - shown} more keys" if len(mixed) > shown else ""
+        out.append(f"{group.label}: its runs composed to different configs ({listed}{more}), as when a "
+                   f"preset or a default changed between them; --group-by {next(iter(mixed))} tells them apart")
     return out
 
 

@@ -38,6 +38,9 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MISSING = object()
 
 
+BUDGET_KEY = "trainer.total_steps"   # a run's budget, where status.json does not say it
+
+
 @dataclass
 class Run:
     """One training run as the analysis sees it."""
@@ -49,7 +52,7 @@ class Run:
     error: str | None  # the trainer's error message for failed runs
     episodes: pd.DataFrame  # episodes.COLUMNS, possibly empty
     source: str  # where episodes came from: "episodes.csv", or "none" (missing or unreadable)
-    budget: int | None  # trainer.total_steps
+    budget: int | None  # BUDGET_KEY
     env_step: int | None  # env steps reached: status.json's, else the last episode's end
     warnings: list[str] = field(default_factory=list)
     # evals.csv's evaluation episodes (contract.EVAL_COLUMNS); empty when the run has none
@@ -164,7 +167,7 @@ def load_run(path: Path, until: int | None = None) -> Run:
     status_doc = _read_status(path / STATUS_JSON, name, warnings)
     budget = _as_int(status_doc.get("total_steps"))
     if budget is None:
-        value = config_value(config, "trainer.total_steps")
+        value = config_value(config, BUDGET_KEY)
         budget = None if is_missing(value) else _as_int(value)
 
     episodes, source = _read_episodes(path, name, status_doc.get("status"), warnings)

@@ -134,6 +134,28 @@ def test_interrupted_run_is_counted_and_explained(tmp_path):
             "resume them; their scores are provisional") in proc.stderr.splitlines()
 
 
+def test_a_configuration_whose_runs_composed_to_different_configs_is_named(tmp_path):
+    """The same overrides run before and after a preset changed (results/flag-every3-1-1 and
+    flag-1-1 are both `experiment=flag`): one line naming what differs and a --group-by that
+    tells the runs apart; grouped by it, two configurations and no such line."""
+    outputs = tmp_path / "outputs"
+    for seed, learn_every in ((1, 1), (2, 1), (3, 3)):
+        config = run_config(seed, 1000)
+        config["agent"]["learn_every"] = learn_every
+        write_run(outputs / "runs" / "d" / str(seed), ["experiment=flag", f"seed={seed}"], config,
+                  synthetic_episodes(60, 0.5, np.random.default_rng(seed)),
+                  {"status": "finished", "env_step": 1000, "total_steps": 1000, "episodes": 60, "error": None})
+    proc = analyze(cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert ("analyze.py: warning: experiment=flag: its runs composed to different configs "
+            "(agent.learn_every: 1, 3), as when a preset or a default changed between them; "
+            "--group-by agent.learn_every tells them apart") in proc.stderr.splitlines()
+    split = analyze("--group-by", "agent.learn_every", "--out", "by", cwd=tmp_path)
+    assert split.returncode == 0, split.stderr
+    assert "composed to different configs" not in split.stderr
+    assert "3 in 2 configurations" in (tmp_path / "by" / "summary.md").read_text()
+
+
 def test_crashed_run_without_episodes(tmp_path):
     outputs = tmp_path / "outputs"
     add_run(outputs, "0", [])

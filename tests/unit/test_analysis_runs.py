@@ -4,7 +4,7 @@ import pytest
 
 from mario_exp.analysis.episodes import read_episodes_csv
 from mario_exp.analysis.errors import AnalysisError
-from mario_exp.analysis.groups import find_baseline, group_runs
+from mario_exp.analysis.groups import find_baseline, group_runs, mixed_config_keys
 from mario_exp.analysis.runs import find_run_dirs, load_run
 from mario_exp.analysis.synthetic import run_config, synthetic_episodes, with_overrides, write_run
 from mario_exp.rundir.contract import (
@@ -223,6 +223,29 @@ def test_the_same_overrides_stay_one_configuration_whatever_they_composed_to(tmp
     runs[2] = load_run(runs[2].path)
     configs, _ = group_runs(runs)
     assert [(c.label, len(c.runs)) for c in configs] == [("agent.batch_size=64", 2), ("(defaults)", 1)]
+    # What differs inside the first is named (the analysis warns with it); nothing is named for
+    # a configuration of one run.
+    assert mixed_config_keys(configs[0]) == {"agent.gamma": ["0.9", "0.99"]}
+    assert mixed_config_keys(configs[1]) == {}
+
+
+def test_keys_a_run_predates_do_not_make_its_configuration_mixed(tmp_path):
+    """One run resumed on code with env.frontier and trainer.schedule_horizon (their old
+    behaviour's values stored), one begun before them: one config. A run whose config is
+    unread is left out of the comparison, not the others."""
+    resumed = composed(["seed=1"], run_config(1, 100))
+    resumed["env"]["frontier"] = {"fraction": 0.0, "window": None}
+    resumed["trainer"]["schedule_horizon"] = None
+    runs = _grouped(tmp_path, [["experiment=flag", f"seed={seed}"] for seed in (1, 2, 3)],
+                    configs=[resumed, composed(["seed=2"]), composed(["seed=3"])])
+    configs, _ = group_runs(runs)
+    assert len(configs) == 1 and mixed_config_keys(configs[0]) == {}
+    (runs[2].path / CONFIG_YAML).write_text("[not a mapping")
+    runs[2] = load_run(runs[2].path)
+    runs[1] = load_run(write_run(tmp_path / "1b", ["experiment=flag", "seed=2"],
+                                 composed(["seed=2", "agent.learn_every=1"]), None, None))
+    configs, _ = group_runs(runs)
+    assert mixed_config_keys(configs[0]) == {"agent.learn_every": ["1", "3"]}
 
 
 def test_swept_key_missing_in_a_group_shows_its_config_value(tmp_path):
