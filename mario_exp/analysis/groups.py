@@ -15,7 +15,7 @@ from typing import Any
 
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.runs import Run, config_value, is_missing
-from mario_exp.rundir.contract import with_keys_added_later
+from mario_exp.rundir.contract import flatten_config, with_keys_added_later
 
 MISSING_VALUE = "-"
 # The runs of one configuration, each with its grouping overrides as (key, value) pairs.
@@ -113,17 +113,8 @@ def _config_identity(run: Run) -> str | None:
 def _flat_config(run: Run) -> dict[str, str]:
     """The run's composed config minus its seed, with the keys its code predates filled in, as
     dotted key -> value text."""
-    flat: dict[str, str] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}.")
-        else:
-            flat[prefix[:-1]] = json.dumps(node, default=str)
-
-    walk(with_keys_added_later({k: v for k, v in run.config.items() if k != "seed"}), "")
-    return flat
+    config = with_keys_added_later({k: v for k, v in run.config.items() if k != "seed"})
+    return {key: json.dumps(value, default=str) for key, value in flatten_config(config).items()}
 
 
 def mixed_config_keys(group: RunGroup) -> dict[str, list[str]]:

@@ -105,6 +105,16 @@ CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {"env.frontier.fraction": 0.0, "env.fr
                                            "trainer.schedule_horizon": None}
 
 
+def flatten_config(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as {"agent.batch_size": 32, ...}."""
+    if isinstance(node, dict):
+        flat: dict[str, Any] = {}
+        for key, value in node.items():
+            flat.update(flatten_config(value, f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: node}
+
+
 def with_keys_added_later(config: dict[str, Any]) -> dict[str, Any]:
     """A copy of a run's stored config (nested dicts) with each key of CONFIG_KEYS_ADDED_LATER
     it lacks filled in: the config its run had in today's terms."""

@@ -17,7 +17,6 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-from mario_exp.config.resumable import flatten_config, resume_conflicts
 from mario_exp.rundir.atomic import write_atomic
 from mario_exp.rundir.console import make_progress
 from mario_exp.rundir.contract import (
@@ -42,10 +41,12 @@ from mario_exp.rundir.contract import (
     STATUS_JSON,
     EpisodeRecord,
     EvalRecord,
+    flatten_config,
     optional_columns,
 )
 from mario_exp.rundir.final_window import final_metrics
 from mario_exp.rundir.lock import RunFolderError, holder
+from mario_exp.rundir.resumable import resume_conflicts
 
 
 def _csv_value(value: object) -> object:

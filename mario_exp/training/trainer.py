@@ -34,12 +34,12 @@ from omegaconf import OmegaConf
 from mario_exp.agent.ddqn import DDQNAgent, epsilon_at, resolve_device, resolve_precision
 from mario_exp.agent.learner import BackgroundLearner, Update, UpdateResult
 from mario_exp.agent.replay import ReplayBuffer
-from mario_exp.config.resumable import resume_conflicts
 from mario_exp.config.schema import Config
 from mario_exp.env.mario_env import FrameStacks
 from mario_exp.env.vector_env import VectorEnv, VectorStep
 from mario_exp.rundir.contract import FINISHED, INTERRUPTED, RUNNING, EpisodeRecord
 from mario_exp.rundir.logbook import Logbook
+from mario_exp.rundir.resumable import resume_conflicts
 from mario_exp.training.checkpoint import (
     CheckpointError,
     checkpoint_path,

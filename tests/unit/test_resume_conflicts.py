@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from mario_exp.config.resumable import resume_conflicts
 from mario_exp.config.schema import Config
+from mario_exp.rundir.resumable import resume_conflicts
 
 
 def without(config: dict, dotted: str) -> dict:

@@ -8,20 +8,11 @@ from dataclasses import asdict
 from typing import Any
 
 from mario_exp.config.schema import Config
+from mario_exp.rundir.contract import flatten_config
 
 # Keys a resumed run may change: the budget, intervals, device and threads. Anything else
 # (network, action set, replay, learning hyperparameters, seed) would make it another run.
 RESUMABLE_CHANGES = ("trainer.",)
-
-
-def flatten_config(node: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config dict as {"agent.batch_size": 32, ...}."""
-    if isinstance(node, dict):
-        flat: dict[str, Any] = {}
-        for key, value in node.items():
-            flat.update(flatten_config(value, f"{prefix}{key}."))
-        return flat
-    return {prefix[:-1]: node}
 
 
 def resume_conflicts(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
