@@ -296,7 +296,9 @@ def test_a_checkpoint_cannot_run_code(tmp_path: Path) -> None:
 
 def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", "experiment=smoke", "agent.lr=1e30,0.00025", *NO_EVAL, f"hydra.sweep.dir={sweep}"]
+    # The healthy job needs only to finish: 200 steps, 100 of them learning.
+    args = ["-m", "experiment=smoke", "agent.lr=1e30,0.00025", "trainer.total_steps=200", *NO_EVAL,
+            f"hydra.sweep.dir={sweep}"]
     result = run_train(args, tmp_path)
     assert result.returncode == 1
     line, = result.stderr.strip().splitlines()
@@ -314,11 +316,12 @@ def test_a_diverging_job_fails_alone_and_a_rerun_only_does_what_is_missing(tmp_p
 
 def test_sweep_killed_midway_reruns_only_the_unfinished_jobs(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", "experiment=smoke", "seed=1,2,3", *NO_EVAL, f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "experiment=smoke", "seed=1,2,3", "trainer.total_steps=300", "trainer.log_every=50", *NO_EVAL,
+            f"hydra.sweep.dir={sweep}"]
     train = TrainProcess(args, tmp_path)
-    # Hydra's line starting the second job, then that job's line of step 300 (after its
+    # Hydra's line starting the second job, then that job's line of step 250 (after its
     # checkpoint at 200): the sweep is killed midway through its second job.
-    assert train.stdout.wait_for("#1 : ") and train.stdout.wait_for(PROGRESS + "300/400")
+    assert train.stdout.wait_for("#1 : ") and train.stdout.wait_for(PROGRESS + "250/300")
     train.kill()
     first = next(sweep.glob("0_*"))
     assert read_status(first)["status"] == "finished"
