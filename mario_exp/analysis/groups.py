@@ -101,20 +101,18 @@ def group_runs(runs: list[Run], by: list[str] | None = None) -> tuple[list[RunGr
     return groups, swept
 
 
-def _config_identity(run: Run) -> str | None:
-    """The run's composed config minus its seed, with the keys its code predates filled in, as
-    one comparable string; None when unread."""
-    if not run.config:
-        return None
-    config = with_keys_added_later({k: v for k, v in run.config.items() if k != "seed"})
-    return json.dumps(config, sort_keys=True, default=str)
-
-
 def _flat_config(run: Run) -> dict[str, str]:
     """The run's composed config minus its seed, with the keys its code predates filled in, as
     dotted key -> value text."""
     config = with_keys_added_later({k: v for k, v in run.config.items() if k != "seed"})
     return {key: json.dumps(value, default=str) for key, value in flatten_config(config).items()}
+
+
+def _config_identity(run: Run) -> str | None:
+    """The run's config as _flat_config reads it, as one comparable string; None when unread."""
+    if not run.config:
+        return None
+    return json.dumps(_flat_config(run), sort_keys=True)
 
 
 def mixed_config_keys(group: RunGroup) -> dict[str, list[str]]:
