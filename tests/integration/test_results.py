@@ -28,38 +28,39 @@ def test_each_study_is_analysed_without_a_warning_about_its_files(study: str, tm
     assert (tmp_path / "summary.csv").is_file() and (tmp_path / "report.html").is_file()
 
 
-def assert_one_configuration_of_three_seeds(study: str, overrides: list[str], tmp_path: Path) -> pd.Series:
+def assert_one_configuration_of_seeds(study: str, overrides: list[str], tmp_path: Path,
+                                           seeds: int = 3) -> pd.Series:
     """Each seed's stored config is what `overrides` and its seed compose to now (the keys its
     code predates filled in), and the analysis makes them one row; that row."""
     runs = sorted((REPO / "results" / study).glob("seed*"))
-    assert [run.name for run in runs] == ["seed1", "seed2", "seed3"]
+    assert [run.name for run in runs] == [f"seed{n}" for n in range(1, seeds + 1)]
     for run in runs:
         stored = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
         seed = f"seed={run.name.removeprefix('seed')}"
         assert with_keys_added_later(stored) == asdict(compose_config([*overrides, seed])), run
     assert analyze(REPO / "results" / study, "--out", tmp_path, cwd=tmp_path).returncode == 0
     summary = pd.read_csv(tmp_path / "summary.csv")
-    assert len(summary) == 1 and summary["seeds"].iloc[0] == 3, summary.T
+    assert len(summary) == 1 and summary["seeds"].iloc[0] == seeds, summary.T
     return summary.iloc[0]
 
 
 def test_the_headline_study_is_the_flag_preset_in_three_seeds(tmp_path: Path) -> None:
     """flag-1-1's seeds are quick-1-1's runs continued in their folders with `experiment=flag`."""
-    assert_one_configuration_of_three_seeds("flag-1-1", ["experiment=flag"], tmp_path)
+    assert_one_configuration_of_seeds("flag-1-1", ["experiment=flag"], tmp_path)
 
 
 def test_the_150k_study_is_the_quick_preset_in_three_seeds(tmp_path: Path) -> None:
     """quick-1-1's seeds were started as `experiment=flag agent.learn_every=1
     trainer.total_steps=150000`, before quick took those values: each stored config is what
     `experiment=quick` composes to now, so the figures docs/results.md gives for it are the preset's."""
-    summary = assert_one_configuration_of_three_seeds("quick-1-1", ["experiment=quick"], tmp_path)
+    summary = assert_one_configuration_of_seeds("quick-1-1", ["experiment=quick"], tmp_path)
     assert summary["runs_finished"] == 3
 
 
 def test_the_update_every_3_study_is_the_former_flag_preset(tmp_path: Path) -> None:
     """flag-every3-1-1 is `flag` as it was until 2026-12-06, spelt out as docs/presets.md does
     (seeds 1 and 2 were started with `action_set=right_run` before the preset took it)."""
-    assert_one_configuration_of_three_seeds(
+    assert_one_configuration_of_seeds(
         "flag-every3-1-1", ["experiment=flag", "agent.learn_every=3", "trainer.schedule_horizon=null"], tmp_path)
 
 
@@ -69,10 +70,7 @@ TUTORIAL_AT_150K = ["trainer.total_steps=150000", "trainer.eval_episodes=20"]
 
 def test_the_tutorial_reference_is_the_default_config_at_quicks_budget(tmp_path: Path) -> None:
     """tutorial-1-1: one finished seed of the default config, as docs/results.md's command makes it."""
-    run = REPO / "results" / "tutorial-1-1" / "seed1"
-    stored = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-    assert with_keys_added_later(stored) == asdict(compose_config([*TUTORIAL_AT_150K, "seed=1"]))
-    assert yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text()) == ["seed=1", *TUTORIAL_AT_150K]
-    assert analyze(run.parent, "--out", tmp_path, cwd=tmp_path).returncode == 0
-    summary = pd.read_csv(tmp_path / "summary.csv")
-    assert len(summary) == 1 and summary["runs_finished"].iloc[0] == 1, summary.T
+    summary = assert_one_configuration_of_seeds("tutorial-1-1", TUTORIAL_AT_150K, tmp_path, seeds=1)
+    assert summary["runs_finished"] == 1
+    overrides = REPO / "results" / "tutorial-1-1" / "seed1" / ".hydra" / "overrides.yaml"
+    assert yaml.safe_load(overrides.read_text()) == ["seed=1", *TUTORIAL_AT_150K]
