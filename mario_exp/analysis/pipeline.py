@@ -22,12 +22,17 @@ from mario_exp.analysis.groups import RunGroup, find_baseline, group_runs, mixed
 from mario_exp.analysis.report import ReportContent, render_html, render_markdown
 from mario_exp.analysis.runs import BUDGET_KEY, Run, display_path, find_run_dirs, load_runs
 from mario_exp.analysis.scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
+from mario_exp.analysis.seeds_needed import MAX_SEEDS, N_INNER, N_STUDIES, POWER
 from mario_exp.analysis.stats import N_BOOT
 from mario_exp.analysis.summary import METRICS, Scored, config_summary
 from mario_exp.analysis.tables import per_run_frame, scores_table, to_markdown, training_table
-from mario_exp.rundir.contract import CONFIG_YAML, EVALS_CSV, INTERRUPTED, RUNNING, STATUSES
+from mario_exp.rundir.contract import CONFIG_YAML, EVALS_CSV, FINISHED, INTERRUPTED, RUNNING, STATUSES
 
 ANALYSIS_DIR = "analysis"
+# Scored seeds each configuration needs before the analysis calls its comparison final rather
+# than a screen: from 4 to 5 seeds an arm, the P(improvement) interval's error rate between
+# identical arms falls to about 10% (2 seeds: 33%, 3: 19%; benchmarks/interval_errors.py).
+FINAL_SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Options:
     n_boot: int = N_BOOT
     seed: int = 0
     until: int | None = None  # score every run as it stood at this env step
+    power: float = POWER  # of the seeds-needed estimate against the baseline
     command: str = ""
 
 
@@ -58,6 +64,7 @@ class Result:
     out_dir: Path
     tables: str
     warnings: list[str]
+    standing: str   # "final: ..." or "screen: <why not final>"
 
 
 def discover(opts: Options) -> list[Path]:
@@ -109,7 +116,8 @@ def analyse(opts: Options) -> Result:
 
     scored = {r.path: Scored(r, score_run(r.episodes, opts.final_frac, opts.threshold,
                                           opts.smooth, r.evals)) for r in runs}
-    summary = config_summary(groups, swept, scored, opts.metric, baseline, opts.seed, opts.n_boot)
+    summary = config_summary(groups, swept, scored, opts.metric, baseline, opts.seed, opts.n_boot,
+                             opts.power)
     labels = {r.path: g.label for g in groups for r in g.runs}
     order = list(summary["config"])
     legend = {g.label: (", ".join(f"{k}={g.settings[k]}" for k in swept) or g.label)
@@ -117,6 +125,7 @@ def analyse(opts: Options) -> Result:
     by_label = {g.label: g for g in groups}
 
     warnings = [w for r in runs for w in r.warnings] + _sweep_warnings(runs, groups, summary)
+    warnings += _seeds_needed_warnings(summary, opts.metric)
     if not opts.group_by:   # --group-by pools what differs in other keys on purpose
         warnings += _mixed_config_warnings(groups)
     source = curve_source(runs, scored)
@@ -129,14 +138,15 @@ def analyse(opts: Options) -> Result:
     if not figures:
         warnings.append("no run has scored episodes yet: no figures")
 
+    standing = comparison_standing(runs, summary, opts.until)
     baseline_label = baseline.label if baseline else None
-    scores = scores_table(summary, swept, opts.metric, opts.threshold, baseline_label)
+    scores = scores_table(summary, swept, opts.metric, opts.threshold, baseline_label, opts.power)
     training = training_table(summary, swept)
     per_run = per_run_frame([scored[r.path] for r in runs], labels)
     data_files = ["summary.csv", "per_run.csv", "curves.csv", "summary.md"]
     content = ReportContent(
         title="mario-exp sweep analysis",
-        facts=_facts(opts, runs, groups, baseline_label, started),
+        facts=[*_facts(opts, runs, groups, baseline_label, started), ("standing", standing)],
         warnings=warnings, scores=scores, training=training, per_run=per_run,
         figures=figures, figure_captions=captions,
         definitions=_definitions(opts), data_files=data_files)
@@ -150,7 +160,7 @@ def analyse(opts: Options) -> Result:
     }
     _write_atomically(out_dir, files)
     text = "\n\n".join([to_markdown(scores), to_markdown(training)])
-    return Result(out_dir, text, warnings)
+    return Result(out_dir, text, warnings, standing)
 
 
 def _output_dir(opts: Options) -> Path:
@@ -262,6 +272,25 @@ def _figures(summary: pd.DataFrame, curves: pd.DataFrame, scored: dict[Path, Sco
     return figures, captions
 
 
+def comparison_standing(runs: list[Run], summary: pd.DataFrame, until: int | None) -> str:
+    """Whether the figures are a final comparison or a screen, and why a screen: runs that have
+    not finished their budgets, configurations with fewer than FINAL_SEEDS scored seeds, or
+    scores cut at --until rather than at the runs' own budgets."""
+    reasons = []
+    unfinished = sum(r.status != FINISHED for r in runs)
+    if unfinished:
+        reasons.append(f"{unfinished} of {len(runs)} runs have not finished their budgets")
+    few = int((summary["scored"] < FINAL_SEEDS).sum())
+    if few:
+        reasons.append(f"{few} of {len(summary)} configurations have fewer than {FINAL_SEEDS} "
+                       "scored seeds")
+    if until is not None:
+        reasons.append(f"scored at env step {until:,} (--until), not at the runs' budgets")
+    if reasons:
+        return "screen: " + "; ".join(reasons)
+    return f"final: every run finished its budget, {FINAL_SEEDS} or more seeds a configuration"
+
+
 def _sweep_warnings(runs: list[Run], groups: list[RunGroup], summary: pd.DataFrame) -> list[str]:
     """Problems of the comparison as a whole, one line each."""
     out = []
@@ -288,6 +317,26 @@ def _sweep_warnings(runs: list[Run], groups: list[RunGroup], summary: pd.DataFra
         out.append(f"{row.config}: epsilon never went below {EXPLORATION_EPSILON} "
                    "(its comparison measures exploration noise, not learned policies)")
     return out
+
+
+# Why a configuration has no seeds-needed estimate, as a warning's sentence.
+_NO_ESTIMATE = {
+    "needs 2+ seeds an arm": "it or the baseline has fewer than 2 scored seeds, and an estimate "
+                             "resamples each arm's spread (run at least 2 seeds of each)",
+    "no spread within arms": "every seed of each arm has the same final {metric}, so there is "
+                             "no spread to resample",
+    "never (P = 0.50)": "its seeds and the baseline's tie (P = 0.50): no observed effect, so "
+                        "no number of seeds separates them at it",
+}
+
+
+def _seeds_needed_warnings(summary: pd.DataFrame, metric: str) -> list[str]:
+    """One line for each configuration compared with the baseline that has no estimate."""
+    if "seeds_needed_note" not in summary:
+        return []
+    return [f"{row.config}: no seeds-needed estimate: "
+            + _NO_ESTIMATE[row.seeds_needed_note].format(metric=metric)
+            for row in summary.itertuples() if row.seeds_needed_note in _NO_ESTIMATE]
 
 
 def _mixed_config_warnings(groups: list[RunGroup], shown: int = 3) -> list[str]:
@@ -349,6 +398,11 @@ def _definitions(opts: Options) -> list[str]:
         "P(metric > baseline): probability that a random seed of the configuration beats a "
         "random seed of the baseline on the final score (ties count half), with a 95% "
         "bootstrap CI",
+        f"seeds needed ({opts.power:.0%} power): seeds an arm for which {opts.power:.0%} of "
+        "simulated studies get a P(metric > baseline) interval that excludes 0.5, at the "
+        "observed effect: each study draws its seeds from the observed ones (a smoothed "
+        f"bootstrap), {N_STUDIES} studies of {N_INNER} resamples for each seed count tried up "
+        f"to {MAX_SEEDS}; a planning figure, as uncertain as the observed effect",
         f"eps never < {EXPLORATION_EPSILON}: every seed kept epsilon >= {EXPLORATION_EPSILON}, "
         "so the policies compared act mostly at random",
         "statistics use every run with episodes except failed ones; still-running runs are "

@@ -15,6 +15,7 @@ import pandas as pd
 from mario_exp.analysis.groups import RunGroup
 from mario_exp.analysis.runs import Run
 from mario_exp.analysis.scores import EXPLORATION_EPSILON, RunScores
+from mario_exp.analysis.seeds_needed import POWER, seeds_needed
 from mario_exp.analysis.stats import bootstrap_ci, iqm, mean_std, own_stream, prob_improvement, prob_improvement_ci
 from mario_exp.rundir.contract import FAILED, STATUSES
 
@@ -40,9 +41,10 @@ def _finals(scored: list[Scored], metric: str) -> np.ndarray:
 
 def config_summary(groups: list[RunGroup], swept: list[str], scored: dict[Path, Scored],
                    metric: str, baseline: RunGroup | None, seed: int,
-                   n_boot: int) -> pd.DataFrame:
+                   n_boot: int, power: float = POWER) -> pd.DataFrame:
     """One row per configuration, sorted best first on ``metric``'s IQM. Each interval
-    resamples with a stream of its own (stats.own_stream) from `seed`."""
+    resamples with a stream of its own (stats.own_stream) from `seed`; so does each
+    configuration's seeds-needed estimate against the baseline, at `power`."""
     base_finals = (_finals([scored[r.path] for r in baseline.runs], metric)
                    if baseline is not None else None)
     rows = []
@@ -95,7 +97,8 @@ def config_summary(groups: list[RunGroup], swept: list[str], scored: dict[Path, 
         row["final_q"] = _mean([s.final_q for s in used])
         # Every seed kept epsilon >= 0.5: the policies compared are still mostly random.
         row["exploration_only"] = bool(row["min_epsilon"] >= EXPLORATION_EPSILON)
-        row.update(_improvement(group, baseline, base_finals, members, metric, seed, n_boot))
+        row.update(_improvement(group, baseline, base_finals, members, metric, seed, n_boot,
+                                power))
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.sort_values(f"{metric}_iqm", ascending=False, na_position="last",
@@ -103,16 +106,27 @@ def config_summary(groups: list[RunGroup], swept: list[str], scored: dict[Path, 
 
 
 def _improvement(group: RunGroup, baseline: RunGroup | None, base_finals: np.ndarray | None,
-                 members: list[Scored], metric: str, seed: int, n_boot: int) -> dict[str, float]:
+                 members: list[Scored], metric: str, seed: int, n_boot: int,
+                 power: float) -> dict[str, object]:
+    """P(improvement) over the baseline with its interval, and the seeds an arm its interval
+    needs to exclude 0.5 (seeds_needed: a count, or empty with seeds_needed_note saying why)."""
     if baseline is None or base_finals is None:
         return {}
+    none = {"p_improve": np.nan, "p_improve_lo": np.nan, "p_improve_hi": np.nan,
+            "seeds_needed": np.nan, "seeds_needed_note": "", "seeds_needed_power_now": np.nan}
     if group is baseline:
-        return {"p_improve": np.nan, "p_improve_lo": np.nan, "p_improve_hi": np.nan}
+        return none
     finals = _finals(members, metric)
+    if finals.size == 0 or base_finals.size == 0:
+        return {**none, "seeds_needed_note": "no scored seeds"}
     ci = prob_improvement_ci(finals, base_finals, own_stream(seed, "p_improve", finals, base_finals), n_boot)
     lo, hi = ci if ci else (np.nan, np.nan)
+    needed = seeds_needed(finals, base_finals,
+                          own_stream(seed, "seeds_needed", finals, base_finals), power)
     return {"p_improve": prob_improvement(finals, base_finals), "p_improve_lo": lo,
-            "p_improve_hi": hi}
+            "p_improve_hi": hi,
+            "seeds_needed": np.nan if needed.seeds is None else needed.seeds,
+            "seeds_needed_note": needed.reason, "seeds_needed_power_now": needed.power_now}
 
 
 def _finite(values: list[float]) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
+from mario_exp.analysis.seeds_needed import POWER
 from mario_exp.analysis.summary import Scored
 from mario_exp.rundir.contract import FINISHED, STATUSES
 
@@ -131,6 +132,15 @@ def fmt_improvement(row: pd.Series, baseline: str | None) -> str:
     return f"{value} [{row['p_improve_lo']:.2f}, {row['p_improve_hi']:.2f}]"
 
 
+def fmt_seeds_needed(row: pd.Series, baseline: str | None) -> str:
+    """Seeds an arm for P(improvement)'s interval to exclude 0.5, or why there is no count."""
+    if row["config"] == baseline:
+        return "baseline"
+    if not _nan(row.get("seeds_needed")):
+        return str(int(row["seeds_needed"]))
+    return str(row.get("seeds_needed_note") or DASH)
+
+
 def fmt_note(row: pd.Series) -> str:
     """Warnings a reader must see next to the numbers."""
     notes = []
@@ -152,7 +162,7 @@ def _per_row(summary: pd.DataFrame, fmt: Callable[[pd.Series], str]) -> pd.Serie
 
 
 def scores_table(summary: pd.DataFrame, swept: list[str], metric: str, threshold: float,
-                 baseline: str | None) -> pd.DataFrame:
+                 baseline: str | None, power: float = POWER) -> pd.DataFrame:
     """The comparison table: what each configuration scored and how sure we are."""
     cols = _key_columns(summary, swept)
     cols["seeds"] = _per_row(summary, fmt_seeds)
@@ -175,6 +185,8 @@ def scores_table(summary: pd.DataFrame, swept: list[str], metric: str, threshold
     if baseline is not None:
         cols[f"P({metric} > baseline)"] = _per_row(summary,
                                                    lambda r: fmt_improvement(r, baseline))
+        cols[f"seeds needed ({power:.0%} power)"] = _per_row(
+            summary, lambda r: fmt_seeds_needed(r, baseline))
     cols["note"] = _per_row(summary, fmt_note)
     return pd.DataFrame(cols)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from mario_exp.analysis.errors import AnalysisError
 from mario_exp.analysis.pipeline import Options, analyse
 from mario_exp.analysis.scores import FINAL_FRAC, SMOOTH, X_THRESHOLD
+from mario_exp.analysis.seeds_needed import POWER
 from mario_exp.analysis.stats import N_BOOT
 from mario_exp.analysis.summary import METRICS
 from mario_exp.cli.common import OneLineParser, fail, positive_int
@@ -31,6 +32,16 @@ def _fraction(text: str) -> float:
 
 
 _fraction.__name__ = "fraction in (0, 1]"
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise ValueError(text)
+    return value
+
+
+_probability.__name__ = "probability strictly between 0 and 1"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=positive_int, metavar="STEPS",
                    help="score every run as it stood at this env step (episodes and evaluations "
                         "after it left out), to compare runs of different budgets at one step")
+    p.add_argument("--power", type=_probability, default=POWER, metavar="P",
+                   help="with --baseline, the power of the seeds-needed column: seeds an arm "
+                        "for which a study's P(improvement) interval excludes 0.5 this often "
+                        f"(default: {POWER:g})")
     p.add_argument("--seed", type=int, default=0,
                    help="rng seed of the bootstrap, for reproducible intervals (default: 0)")
     return p
@@ -82,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                    metric=args.metric, group_by=args.group_by, baseline=args.baseline,
                    threshold=args.threshold,
                    final_frac=args.final_frac, smooth=args.smooth, grid=args.grid,
-                   n_boot=args.bootstrap, seed=args.seed, until=args.until,
+                   n_boot=args.bootstrap, seed=args.seed, until=args.until, power=args.power,
                    command=shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]))
     try:
         result = analyse(opts)
@@ -91,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for warning in result.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     print(result.tables)
+    print(f"\nstanding: {result.standing}")
     print(f"\nanalysis: {result.out_dir}")
     print(f"report: {(result.out_dir / 'report.html').resolve()}")
     return 0
