@@ -54,7 +54,8 @@ from mario_exp.training.stops import TrainingDiverged, TrainingInterrupted
 log = logging.getLogger(__name__)
 # 2: per-env episode state (env.num_envs) and compressed replay frames.
 # 3: n-step returns, the lagged actor and the update results not yet recorded.
-# 4: priorities (replay and unrecorded results) and the dueling head's value stream.
+# 4: priorities (replay and unrecorded results) and the dueling head's value stream. Its replay
+#    frames are zstd chunks since 2026-12-07; the two frame formats before load too (replay.py).
 CHECKPOINT_VERSION = 4
 
 

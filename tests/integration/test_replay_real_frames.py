@@ -40,6 +40,18 @@ def test_compressed_real_frames_cost_at_most_1_5_kb(real_frames) -> None:
     assert buffer.bytes_per_transition <= 1_500, buffer.bytes_per_transition
 
 
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "compressed"])
+def test_a_checkpoint_packs_real_frames_into_at_most_500_bytes(real_frames, compress) -> None:
+    # About 240 B a frame on a quick run's replay (measured); random play's frames are busier.
+    frames = np.load(real_frames)
+    buffer = ReplayBuffer(len(frames), (84, 84), 4, CPU, compress=compress)
+    buffer.start(frames[:1])
+    for image in frames[1:]:
+        buffer.add(np.zeros(1), np.zeros(1), np.zeros(1, dtype=bool), image[None])
+    packed = buffer.state_dict()["frame_chunks"].numel()
+    assert packed / len(frames) <= 500, packed / len(frames)
+
+
 @pytest.mark.parametrize("compress, low, high", [(False, 6_000, 7_600), (True, 700, 1_600)],
                          ids=["raw", "compressed"])
 def test_resident_memory_per_transition(real_frames, compress, low, high) -> None:

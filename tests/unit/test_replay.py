@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mario_exp.agent.replay import ReplayBuffer
+from mario_exp.agent.replay import CHECKPOINT_CHUNK, ReplayBuffer
 from tests.replay_helpers import CPU, SIZE, STACK, as_rows, play, sampled, sampled_n_step
 
 
@@ -90,6 +90,49 @@ def test_checkpointed_buffer_samples_the_same(compress) -> None:
     restored.load_state_dict(buffer.state_dict())
     assert sampled(restored, seed=3) == sampled(buffer, seed=3)
     assert np.array_equal(restored.newest_frames(), buffer.newest_frames())
+
+
+def test_checkpoint_chunks_cross_over_and_load_into_either_store(compress) -> None:
+    # More slots than a checkpoint chunk holds, saved from one store and loaded into the other.
+    slots = CHECKPOINT_CHUNK * 2 + 500
+    buffer = ReplayBuffer(slots, (SIZE, SIZE), STACK, CPU, compress=compress)
+    play(buffer, [[37, 300, 11]], steps=slots + 200)
+    state = buffer.state_dict()
+    assert len(state["frame_chunk_lengths"]) == 3
+    other = ReplayBuffer(slots, (SIZE, SIZE), STACK, CPU, compress=not compress)
+    other.load_state_dict(state)
+    assert sampled(other, seed=5) == sampled(buffer, seed=5)
+
+
+def test_a_partly_filled_buffer_checkpoints_only_its_frames(compress) -> None:
+    buffer = ReplayBuffer(CHECKPOINT_CHUNK * 2, (SIZE, SIZE), STACK, CPU, compress=compress)
+    play(buffer, [[9, 14]], steps=CHECKPOINT_CHUNK + 30)
+    restored = ReplayBuffer(CHECKPOINT_CHUNK * 2, (SIZE, SIZE), STACK, CPU, compress=compress)
+    restored.load_state_dict(buffer.state_dict())
+    assert sampled(restored, seed=2) == sampled(buffer, seed=2)
+    assert np.array_equal(restored.newest_frames(), buffer.newest_frames())
+
+
+def _in_an_earlier_format(buffer: ReplayBuffer, compress: bool) -> dict:
+    """buffer's state as checkpoints before 2026-12-07 held its frames: the raw array, or one
+    zstd blob a frame (replay compression on)."""
+    import zstandard
+    state = buffer.state_dict()
+    del state["frame_chunk_lengths"], state["frame_chunks"]
+    frames = buffer.frames.gather(np.arange(buffer.count * buffer.n_envs))
+    if not compress:
+        return {**state, "frames": torch.from_numpy(frames)}
+    blobs = [zstandard.ZstdCompressor(level=1).compress(f.tobytes()) for f in frames]
+    return {**state, "frame_lengths": torch.tensor([len(b) for b in blobs]),
+            "frame_data": torch.frombuffer(bytearray(b"".join(blobs)), dtype=torch.uint8)}
+
+
+def test_checkpoints_in_earlier_formats_still_load(compress) -> None:
+    buffer = ReplayBuffer(40, (SIZE, SIZE), STACK, CPU, n_envs=2, compress=compress)
+    play(buffer, [[4, 9], [6]], steps=33)
+    restored = ReplayBuffer(40, (SIZE, SIZE), STACK, CPU, n_envs=2, compress=compress)
+    restored.load_state_dict(_in_an_earlier_format(buffer, compress))
+    assert sampled(restored, seed=3) == sampled(buffer, seed=3)
 
 
 def test_bytes_per_transition_is_one_frame() -> None:
