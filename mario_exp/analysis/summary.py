@@ -90,6 +90,9 @@ def config_summary(groups: list[RunGroup], swept: list[str], scored: dict[Path, 
         row["threshold_seeds"] = int(np.isfinite(to_threshold).sum())
         row["best_x_pos"] = max((s.best_x_pos for s in used), default=np.nan)
         row["wall_time"] = _median([s.wall_time for s in used])
+        # What the configuration cost: the seeds' wall times added up, core-hours when each
+        # run had a core to itself (one joblib job a core).
+        row["run_hours"] = float(_finite([s.wall_time for s in used]).sum() / 3600) if used else np.nan
         row["steps_per_second"] = _median([s.steps_per_second for s in used])
         row["final_epsilon"] = _mean([s.final_epsilon for s in used])
         row["min_epsilon"] = _min([s.min_epsilon for s in used])

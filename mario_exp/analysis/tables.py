@@ -195,6 +195,7 @@ def training_table(summary: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     """Cost and training-health columns (medians / means over the scored seeds)."""
     cols = _key_columns(summary, swept)
     cols["wall time"] = summary["wall_time"].map(fmt_duration)
+    cols["run-hours"] = summary["run_hours"].map(fmt_num)
     cols["steps/s"] = summary["steps_per_second"].map(fmt_num)
     cols["final eps"] = summary["final_epsilon"].map(fmt_num)
     cols["min eps"] = summary["min_epsilon"].map(fmt_num)

@@ -285,3 +285,14 @@ def test_analysis_never_imports_torch_gym_or_tensorboard():
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_run_hours_add_up_the_seeds_wall_times(tmp_path):
+    outputs = tmp_path / "outputs"
+    for seed in (1, 2):   # 60 synthetic episodes to 13,200 steps at 250 steps/s: 52.8 s a run
+        add_run(outputs, f"{seed}", ["agent.lr=0.001"], seed=seed, rng_seed=seed)
+    proc = analyze(cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = pd.read_csv(analysis_dir(outputs) / "summary.csv")
+    assert summary["run_hours"].iloc[0] == pytest.approx(2 * 52.8 / 3600, rel=1e-3)
+    assert "| run-hours |" in proc.stdout

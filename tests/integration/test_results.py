@@ -9,16 +9,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from mario_exp.rundir.contract import with_keys_added_later
+from mario_exp.rundir.contract import flatten_config, with_keys_added_later
 from tests.analysis_helpers import analyze
 from tests.helpers import REPO, compose_config
 
-STUDIES = sorted(p.name for p in (REPO / "results").iterdir() if p.is_dir())
+RESULTS = REPO / "results"
+REPLICATION = RESULTS / "replication"
+# Each folder of results/ is a study, but replication/, whose folders are one study a claim.
+STUDIES = sorted([p.name for p in RESULTS.iterdir() if p.is_dir() and p != REPLICATION]
+                 + [f"replication/{p.name}" for p in REPLICATION.glob("*") if p.is_dir()])
 
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_each_study_is_analysed_without_a_warning_about_its_files(study: str, tmp_path: Path) -> None:
-    result = analyze(REPO / "results" / study, "--out", tmp_path, cwd=tmp_path)
+    result = analyze(RESULTS / study, "--out", tmp_path, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # Runs stopped to be continued later, or still running when their files were committed, are
     # provisional, and say so; the tutorial's runs never explore less than epsilon 0.96 at 150k,
@@ -74,3 +78,42 @@ def test_the_tutorial_reference_is_the_default_config_at_quicks_budget(tmp_path:
     assert summary["runs_finished"] == 1
     overrides = REPO / "results" / "tutorial-1-1" / "seed1" / ".hydra" / "overrides.yaml"
     assert yaml.safe_load(overrides.read_text()) == ["seed=1", *TUTORIAL_AT_150K]
+
+
+# The arms of each replication study (docs/replication.md): the key its runs differ from
+# experiment=quick in (a group's name stands for all of the group's keys), and the value of each
+# arm's runs; quick/ is the arm three claims share.
+REPLICATION_ARMS = {
+    "learn_every": ("agent.learn_every", {5, 10}),
+    "quick": ("agent.batch_size", {32}),
+    "action_set": ("action_set.name", {"right_only"}),
+    "scheduler": ("scheduler.name", {"plateau"}),
+    "batch_size": ("agent.batch_size", {64}),
+}
+
+
+@pytest.mark.parametrize("claim", sorted(p.name for p in REPLICATION.glob("*") if p.is_dir()))
+def test_each_replication_run_is_what_its_command_composes(claim: str) -> None:
+    """Every run of a replication study stored the config its own overrides compose to now (its
+    sweep's command), differs from experiment=quick's of its seed in the claim's key alone, and
+    is one of seeds 1 to 5 of its arm."""
+    assert claim in REPLICATION_ARMS, f"results/replication/{claim} is not in docs/replication.md"
+    key, values = REPLICATION_ARMS[claim]
+    seeds: dict[str, set[int]] = {}
+    for config_file in sorted((REPLICATION / claim).glob("*/.hydra/config.yaml")):
+        run = config_file.parent.parent
+        stored = yaml.safe_load(config_file.read_text())
+        overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
+        composed = asdict(compose_config(overrides))
+        assert with_keys_added_later(stored) == composed, run
+        quick = flatten_config(asdict(compose_config(["experiment=quick", f"seed={composed['seed']}"])))
+        changed = {k for k, v in flatten_config(composed).items() if quick.get(k) != v}
+        group = key.removesuffix(".name")
+        assert all(k == key or k.startswith(f"{group}.") for k in changed), (run, changed)
+        arm = composed
+        for part in key.split("."):
+            arm = arm[part]
+        seeds.setdefault(str(arm), set()).add(composed["seed"])
+    # A study committed while it trains may not have begun its second arm yet.
+    assert seeds and set(seeds) <= {str(v) for v in values}, seeds
+    assert all(found <= set(range(1, 6)) for found in seeds.values()), seeds
