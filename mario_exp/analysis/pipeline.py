@@ -22,7 +22,7 @@ from mario_exp.analysis.groups import RunGroup, find_baseline, group_runs, mixed
 from mario_exp.analysis.report import ReportContent, render_html, render_markdown
 from mario_exp.analysis.runs import BUDGET_KEY, Run, display_path, find_run_dirs, load_runs
 from mario_exp.analysis.scores import EXPLORATION_EPSILON, FINAL_FRAC, SMOOTH, X_THRESHOLD, score_run
-from mario_exp.analysis.seeds_needed import MAX_SEEDS, N_INNER, N_STUDIES, POWER
+from mario_exp.analysis.seeds_needed import MAX_SEEDS, N_INNER, N_STUDIES, NO_EFFECT, NO_SPREAD, POWER, TOO_FEW_SEEDS
 from mario_exp.analysis.stats import N_BOOT
 from mario_exp.analysis.summary import METRICS, Scored, config_summary
 from mario_exp.analysis.tables import per_run_frame, scores_table, to_markdown, training_table
@@ -321,11 +321,11 @@ def _sweep_warnings(runs: list[Run], groups: list[RunGroup], summary: pd.DataFra
 
 # Why a configuration has no seeds-needed estimate, as a warning's sentence.
 _NO_ESTIMATE = {
-    "needs 2+ seeds an arm": "it or the baseline has fewer than 2 scored seeds, and an estimate "
+    TOO_FEW_SEEDS: "it or the baseline has fewer than 2 scored seeds, and an estimate "
                              "resamples each arm's spread (run at least 2 seeds of each)",
-    "no spread within arms": "every seed of each arm has the same final {metric}, so there is "
+    NO_SPREAD: "every seed of each arm has the same final {metric}, so there is "
                              "no spread to resample",
-    "never (P = 0.50)": "its seeds and the baseline's tie (P = 0.50): no observed effect, so "
+    NO_EFFECT: "its seeds and the baseline's tie (P = 0.50): no observed effect, so "
                         "no number of seeds separates them at it",
 }
 

@@ -43,6 +43,11 @@ N_INNER = 300
 # Resample cells (studies x resamples x seeds) computed at once: about 16 MB an array.
 CHUNK_CELLS = 2_000_000
 
+# Why there is no estimate: the table cell's phrase (analyze.py adds a warning line for each).
+TOO_FEW_SEEDS = "needs 2+ seeds an arm"
+NO_SPREAD = "no spread within arms"
+NO_EFFECT = "never (P = 0.50)"
+
 # Draws `count` seeds for each of `studies` simulated studies: an array (studies, count).
 Sampler = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -149,14 +154,14 @@ def seeds_needed(candidate: np.ndarray | list[float], baseline: np.ndarray | lis
     power, at the effect the observed seeds show (the module's docstring has the method)."""
     a, b = np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float)
     if min(a.size, b.size) < 2:
-        return SeedsNeeded(None, "needs 2+ seeds an arm", float("nan"))
+        return SeedsNeeded(None, TOO_FEW_SEEDS, float("nan"))
     spread = np.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1))
                      / (a.size + b.size - 2))
     if spread == 0:
-        return SeedsNeeded(None, "no spread within arms", float("nan"))
+        return SeedsNeeded(None, NO_SPREAD, float("nan"))
     observed = prob_improvement(a, b)
     if observed == 0.5:
-        return SeedsNeeded(None, "never (P = 0.50)", 0.0)
+        return SeedsNeeded(None, NO_EFFECT, 0.0)
     side = 1 if observed > 0.5 else -1
     draw_a, draw_b = smoothed_sampler(a, spread), smoothed_sampler(b, spread)
     cache: dict[int, float] = {}
