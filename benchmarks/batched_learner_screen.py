@@ -42,6 +42,27 @@ class FusedSeeds(nn.Module):
         self.out_w = nn.Parameter(torch.randn(seeds, HIDDEN, ACTIONS + 1) * HIDDEN ** -0.5)
         self.out_b = nn.Parameter(torch.zeros(seeds, 1, ACTIONS + 1))
 
+    @classmethod
+    def from_networks(cls, nets: list[QNetwork]) -> "FusedSeeds":
+        """The fused module computing exactly what each dueling QNetwork of `nets` computes."""
+        fused = cls(len(nets))
+        with torch.no_grad():
+            for i in (0, 2, 4):   # the convolutions: seed k's filters are the k-th block
+                fused.features[i].weight.copy_(torch.cat([n.features[i].weight for n in nets]))
+                fused.features[i].bias.copy_(torch.cat([n.features[i].bias for n in nets]))
+            fused.hidden_w.copy_(torch.stack([n.head[0].weight.t() for n in nets]))
+            fused.hidden_b.copy_(torch.stack([n.head[0].bias[None] for n in nets]))
+            # Output column 0 is the value stream (the hidden layer's second half), 1.. the
+            # advantages (its first half), as DuelingOutput splits them.
+            for k, net in enumerate(nets):
+                duel = net.head[2]
+                fused.out_w[k].zero_()
+                fused.out_w[k, duel.split:, 0] = duel.value.weight[0]
+                fused.out_w[k, :duel.split, 1:] = duel.advantage.weight.t()
+                fused.out_b[k, 0, 0] = duel.value.bias[0]
+                fused.out_b[k, 0, 1:] = duel.advantage.bias
+        return fused
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else torch.float32
         h = self.features(frames.to(dtype).div_(255.0))
