@@ -31,7 +31,7 @@ a transition is not given to the one that has overwritten it meanwhile.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -70,11 +70,15 @@ CHECKPOINT_CHUNK = 1000
 CHECKPOINT_LEVEL = 3
 
 
-def pack_frames(chunks: Iterable[np.ndarray]) -> dict[str, torch.Tensor]:
-    """A checkpoint's frames: each chunk (CHECKPOINT_CHUNK frames, the last one fewer)
-    compressed on its own, the blobs end to end with their lengths."""
+def pack_frames(gather: Callable[[np.ndarray], np.ndarray], stored: int) -> dict[str, torch.Tensor]:
+    """A checkpoint's frames, slots 0..stored-1 read through `gather` a chunk at a time (so a
+    compressed store holds one chunk of raw frames, 7 MB, not the replay's): each chunk
+    (CHECKPOINT_CHUNK frames, the last one fewer) compressed on its own, the blobs end to end
+    with their lengths."""
     compressor = zstandard.ZstdCompressor(level=CHECKPOINT_LEVEL)
-    blobs = [compressor.compress(np.ascontiguousarray(chunk).data) for chunk in chunks]
+    blobs = [compressor.compress(np.ascontiguousarray(
+                 gather(np.arange(start, min(start + CHECKPOINT_CHUNK, stored)))).data)
+             for start in range(0, stored, CHECKPOINT_CHUNK)]
     lengths = np.fromiter((len(blob) for blob in blobs), dtype=np.int64, count=len(blobs))
     data = np.frombuffer(bytearray(b"".join(blobs)), dtype=np.uint8)
     return {"frame_chunk_lengths": torch.from_numpy(lengths), "frame_chunks": torch.from_numpy(data)}
@@ -120,8 +124,7 @@ class RawFrames:
         return float(self.array[0].nbytes)
 
     def state_dict(self, stored: int) -> dict[str, torch.Tensor]:
-        return pack_frames(self.array[start:min(start + CHECKPOINT_CHUNK, stored)]
-                           for start in range(0, stored, CHECKPOINT_CHUNK))
+        return pack_frames(self.gather, stored)
 
     def load_state_dict(self, state: dict[str, torch.Tensor], stored: int) -> None:
         for start, frames in unpack_frames(state, stored, self.array.shape[1:]):
@@ -161,9 +164,7 @@ class ZstdFrames:
         return sum(sys.getsizeof(blob) for blob in self.blobs[:stored]) / stored + 8
 
     def state_dict(self, stored: int) -> dict[str, torch.Tensor]:
-        # Decompressed a chunk at a time, so packing holds 7 MB of raw frames, not the replay's.
-        return pack_frames(self.gather(np.arange(start, min(start + CHECKPOINT_CHUNK, stored)))
-                           for start in range(0, stored, CHECKPOINT_CHUNK))
+        return pack_frames(self.gather, stored)
 
     def load_state_dict(self, state: dict[str, torch.Tensor], stored: int) -> None:
         for start, frames in unpack_frames(state, stored, self.frame_shape):

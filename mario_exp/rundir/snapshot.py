@@ -4,20 +4,20 @@
 
 Copies, for every run folder under SOURCE (a folder with .hydra/config.yaml), the files the
 analysis reads and a reader wants to see: .hydra/, episodes.csv, evals.csv, status.json and the
-furthest evaluation episode's GIF. Checkpoints (hundreds of MB), TensorBoard event files, MP4s,
+furthest evaluation episode's GIF. Checkpoints (about 50 MB a quick run), TensorBoard event files, MP4s,
 train.log and the lock stay behind. Each run lands at the same relative path under DEST;
 rerunning the command on a later state of the runs replaces those files (a study snapshotted
-while it trains, then again when it is done). Each file is written to a temp name and renamed, so
-an interrupted copy leaves every file whole.
+while it trains, then again when it is done). Each file is written as the run folder's own files
+are (rundir/atomic.py: a temp file, fsync, rename), so an interrupted copy leaves every file whole.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
 
+from mario_exp.rundir.atomic import write_atomic
 from mario_exp.rundir.contract import (
     BEST_VIDEO,
     CONFIG_YAML,
@@ -60,9 +60,8 @@ def snapshot(source: Path, dest: Path) -> list[Path]:
 
 def _copy_whole(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with src.open("rb") as source:
+        write_atomic(dst, lambda handle: shutil.copyfileobj(source, handle))
 
 
 def main(argv: list[str] | None = None) -> int:
