@@ -183,6 +183,15 @@ class DDQNAgent:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
+    def describe_learner(self) -> str:
+        """Where and how it learns, as a run's machines.json records it: "cpu bf16, 1 thread",
+        "cuda (NVIDIA H100 80GB HBM3) fp32"."""
+        precision = "bf16" if self.bf16 else "fp32"
+        if self.device.type == "cuda":
+            return f"cuda ({torch.cuda.get_device_name(self.device)}) {precision}"
+        threads = torch.get_num_threads()
+        return f"{self.device.type} {precision}, {threads} thread{'s' if threads > 1 else ''}"
+
     def _autocast(self) -> ContextManager[Any]:
         if not self.bf16:
             return contextlib.nullcontext()

@@ -384,7 +384,8 @@ def _definitions(opts: Options) -> list[str]:
         f"rng seed {opts.seed}; rough with few seeds and absent with one",
         "mean +- std: across seeds, sample standard deviation",
         "wall time: median over the seeds of a run's wall-clock time; run-hours: the seeds' "
-        "wall times added up (core-hours when each run had a core of its own)",
+        "wall times added up (core-hours when each run had a core of its own); CPU: the CPU "
+        "models that trained the seeds (their machines.json; runs from before 2026-12-08 have none)",
         "flag rate: fraction of final-window episodes that reached the flag, mean over seeds; "
         "flag seeds: seeds that reached the flag at least once",
         "x_pos AUC: area under the x_pos-vs-env-step curve divided by the env steps, i.e. the "

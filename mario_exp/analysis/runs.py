@@ -32,6 +32,7 @@ from mario_exp.rundir.contract import (
     UNKNOWN,
 )
 from mario_exp.rundir.lock import is_live
+from mario_exp.rundir.machines import read_machines
 
 # libyaml's loader is ~10x faster than the pure-python one; fall back if PyYAML lacks it.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -57,6 +58,9 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     # evals.csv's evaluation episodes (contract.EVAL_COLUMNS); empty when the run has none
     evals: pd.DataFrame = field(default_factory=empty_evals)
+    # The CPU models of the processes that trained it, oldest first (machines.json); empty for
+    # runs made before the file existed
+    cpus: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -186,7 +190,7 @@ def load_run(path: Path, until: int | None = None) -> Run:
         env_step = max(env_step or 0, int(episodes["env_step"].iloc[-1]))
     evals = _read_evals(path, name, warnings)
     run = Run(path, config, overrides, status, str(error) if error else None,
-              episodes, source, budget, env_step, warnings, evals)
+              episodes, source, budget, env_step, warnings, evals, _read_cpus(path, name, warnings))
     if until is not None:
         _cut_at(run, until)
     _status_warnings(run)
@@ -252,6 +256,14 @@ def _read_evals(path: Path, name: str, warnings: list[str]) -> pd.DataFrame:
     if bad:
         warnings.append(f"{name}: skipped {bad} garbled line(s) in {EVALS_CSV}")
     return evals
+
+
+def _read_cpus(path: Path, name: str, warnings: list[str]) -> list[str]:
+    try:
+        return [entry["cpu"] for entry in read_machines(path)]
+    except ValueError as exc:
+        warnings.append(f"{name}: {exc}; its CPUs are not shown")
+        return []
 
 
 def _status_warnings(run: Run) -> None:

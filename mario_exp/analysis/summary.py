@@ -94,6 +94,8 @@ def config_summary(groups: list[RunGroup], swept: list[str], scored: dict[Path, 
         # run had a core to itself (one joblib job a core).
         row["run_hours"] = float(_finite([s.wall_time for s in used]).sum() / 3600) if used else np.nan
         row["steps_per_second"] = _median([s.steps_per_second for s in used])
+        # Which CPUs spent those hours (a study's runs span machines), in order of first use.
+        row["cpus"] = " + ".join(dict.fromkeys(cpu for s in members if s.counts for cpu in s.run.cpus))
         row["final_epsilon"] = _mean([s.final_epsilon for s in used])
         row["min_epsilon"] = _min([s.min_epsilon for s in used])
         row["final_loss"] = _mean([s.final_loss for s in used])

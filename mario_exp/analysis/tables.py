@@ -197,6 +197,7 @@ def training_table(summary: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     cols["wall time"] = summary["wall_time"].map(fmt_duration)
     cols["run-hours"] = summary["run_hours"].map(fmt_num)
     cols["steps/s"] = summary["steps_per_second"].map(fmt_num)
+    cols["CPU"] = summary["cpus"].map(lambda cpus: cpus if isinstance(cpus, str) and cpus else DASH)
     cols["final eps"] = summary["final_epsilon"].map(fmt_num)
     cols["min eps"] = summary["min_epsilon"].map(fmt_num)
     cols["final loss"] = summary["final_loss"].map(fmt_num)

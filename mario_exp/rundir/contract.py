@@ -23,6 +23,7 @@ HYDRA_YAML = ".hydra/hydra.yaml"
 EPISODES_CSV = "episodes.csv"      # one EpisodeRecord a row
 EVALS_CSV = "evals.csv"            # one EvalRecord a row; only with evaluation on
 STATUS_JSON = "status.json"        # see the statuses below
+MACHINES_JSON = "machines.json"    # one entry per process that trained the run (machines.py)
 LOCK_FILE = "run.lock"             # flock-ed by the trainer writing the folder (lock.py)
 CHECKPOINT = "checkpoints/last.pt"
 EVENT_FILES = "events.out.tfevents.*"  # TensorBoard's, a glob: one file per process that wrote
@@ -35,7 +36,7 @@ VIDEO_FILES = tuple(f"{name}{suffix}" for name in (BEST_VIDEO, LATEST_VIDEO) for
 PLAY_VIDEO = f"{VIDEOS_DIR}/play.mp4"  # mario-play's default output for a run folder
 # What a run from step 0 replaces (globs): a folder holding any of it is not started over
 # silently (logbook.check_fresh_start).
-RUN_DATA = (EPISODES_CSV, EVALS_CSV, STATUS_JSON, EVENT_FILES, f"{VIDEOS_DIR}/*")
+RUN_DATA = (EPISODES_CSV, EVALS_CSV, STATUS_JSON, MACHINES_JSON, EVENT_FILES, f"{VIDEOS_DIR}/*")
 
 
 # --- The CSV files: one field per column, in this order ---------------------------------------

@@ -1,6 +1,6 @@
 """Everything a run writes about itself besides checkpoints and videos: episodes.csv and
 evals.csv (tidy rows, flushed as they are written), TensorBoard scalars against env steps, the
-run's HParams, status.json, and the progress bar or lines."""
+run's HParams, status.json, machines.json, and the progress bar or lines."""
 from __future__ import annotations
 
 import csv
@@ -34,6 +34,7 @@ from mario_exp.rundir.contract import (
     FINAL_TAGS,
     FRONTIER_EPISODE_TAGS,
     INTERVAL_TAGS,
+    MACHINES_JSON,
     RUN_DATA,
     RUN_TEXT_TAG,
     RUNNING,
@@ -46,6 +47,7 @@ from mario_exp.rundir.contract import (
 )
 from mario_exp.rundir.final_window import final_metrics
 from mario_exp.rundir.lock import RunFolderError, holder
+from mario_exp.rundir.machines import machines_text, this_machine
 from mario_exp.rundir.resumable import resume_conflicts
 
 
@@ -54,10 +56,12 @@ def _csv_value(value: object) -> object:
 
 
 class Logbook:
-    def __init__(self, run_dir: Path, total_steps: int, resume_at: Optional[tuple[int, int]]) -> None:
+    def __init__(self, run_dir: Path, total_steps: int, resume_at: Optional[tuple[int, int]],
+                 learner: str) -> None:
         """Open the run's logs. `resume_at` = (env_step, episodes) of the checkpoint being
         resumed: later rows and TensorBoard points, written before the run stopped, are dropped
-        so the resumed run writes them again exactly once. None starts the logs afresh."""
+        so the resumed run writes them again exactly once. None starts the logs afresh.
+        `learner` (device and precision, "cpu bf16") goes into this process's machines.json entry."""
         self.run_dir = run_dir
         self.total_steps = total_steps
         episodes_path = run_dir / EPISODES_CSV
@@ -82,6 +86,9 @@ class Logbook:
             self._reached = {"env_step": step, "episodes": episodes}
             self._checkpoint_step = step
             purge_step = step + 1
+        start_step = 0 if resume_at is None else resume_at[0]
+        _write_text(run_dir / MACHINES_JSON,
+                    machines_text(run_dir, this_machine(start_step, learner), resuming=resume_at is not None))
         # flush_secs: a live `tensorboard --logdir outputs` sees new points within seconds.
         self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=10, purge_step=purge_step)
         self._episodes_file = open(episodes_path, "a", newline="")

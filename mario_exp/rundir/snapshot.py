@@ -3,9 +3,9 @@
     python -m mario_exp.rundir.snapshot SOURCE DEST     # a run folder, or a folder of them
 
 Copies, for every run folder under SOURCE (a folder with .hydra/config.yaml), the files the
-analysis reads and a reader wants to see: .hydra/, episodes.csv, evals.csv, status.json and the
-furthest evaluation episode's GIF. Checkpoints (about 50 MB a quick run), TensorBoard event files, MP4s,
-train.log and the lock stay behind. Each run lands at the same relative path under DEST;
+analysis reads and a reader wants to see: .hydra/, episodes.csv, evals.csv, status.json,
+machines.json and the furthest evaluation episode's GIF. Checkpoints (about 50 MB a quick run),
+TensorBoard event files, MP4s, train.log and the lock stay behind. Each run lands at the same relative path under DEST;
 rerunning the command on a later state of the runs replaces those files (a study snapshotted
 while it trains, then again when it is done). Each file is written as the run folder's own files
 are (rundir/atomic.py: a temp file, fsync, rename), so an interrupted copy leaves every file whole.
@@ -25,6 +25,7 @@ from mario_exp.rundir.contract import (
     EVALS_CSV,
     GIF,
     HYDRA_YAML,
+    MACHINES_JSON,
     OVERRIDES_YAML,
     STATUS_JSON,
     VIDEOS_DIR,
@@ -32,7 +33,7 @@ from mario_exp.rundir.contract import (
 
 # What a committed run folder holds: enough for `analyze.py` to regenerate every figure.
 KEPT_FILES = (CONFIG_YAML, OVERRIDES_YAML, HYDRA_YAML, EPISODES_CSV, EVALS_CSV, STATUS_JSON,
-              f"{VIDEOS_DIR}/{BEST_VIDEO}{GIF}")
+              MACHINES_JSON, f"{VIDEOS_DIR}/{BEST_VIDEO}{GIF}")
 
 
 def run_folders(source: Path) -> list[Path]:

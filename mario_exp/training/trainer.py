@@ -475,7 +475,7 @@ def train(config: Config, run_dir: Path, run_name: str,
         log.info("resuming from step %d (%d episodes)", loop["step"], loop["episode"])
     trainer = Trainer(config, run_dir, resume)
     resume_at = None if resume is None else (trainer.loop.step, trainer.loop.episode)
-    logbook = Logbook(run_dir, config.trainer.total_steps, resume_at)
+    logbook = Logbook(run_dir, config.trainer.total_steps, resume_at, trainer.agent.describe_learner())
     if resume is None:
         logbook.describe_run(run_name, OmegaConf.to_yaml(OmegaConf.structured(config)))
         logbook.hparams(asdict(config), evaluation=config.trainer.eval_every is not None)

@@ -67,7 +67,7 @@ def trainer(tmp_path: Path, request: pytest.FixtureRequest):
     config = compose_config(["experiment=smoke", f"agent.async_update={request.param}",
                              "trainer.env_worker=false", "trainer.eval_every=null"])
     trainer = Trainer(config, tmp_path, resume=None)
-    logbook = Logbook(tmp_path, config.trainer.total_steps, None)
+    logbook = Logbook(tmp_path, config.trainer.total_steps, None, trainer.agent.describe_learner())
     yield trainer, logbook
     trainer.close()
     logbook.close()

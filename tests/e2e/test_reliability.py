@@ -150,7 +150,8 @@ def test_a_finished_run_without_its_checkpoint_is_never_wiped(smoke_run: Path, t
     run_dir = finished_without_checkpoints(smoke_run, tmp_path)
     before = snapshot(run_dir)
     line = one_error_line(train_in_process([*SMOKE, f"hydra.run.dir={run_dir}"], tmp_path))
-    assert f"{run_dir}: holds run data (episodes.csv, evals.csv, events.out.tfevents*, status.json, videos/)" in line
+    listed = "episodes.csv, evals.csv, events.out.tfevents*, machines.json, status.json, videos/"
+    assert f"{run_dir}: holds run data ({listed})" in line
     assert "checkpoints/last.pt of step 400 has been removed" in line
     assert "hydra.run.dir=" in line and "trainer.start_over=true" in line
     assert snapshot(run_dir) == before

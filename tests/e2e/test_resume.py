@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mario_exp.rundir.atomic import write_atomic
+from mario_exp.rundir.machines import cpu_model, read_machines
 from mario_exp.training.trainer import CHECKPOINT_VERSION
 from tests.helpers import (
     CODE_RAN_MARKER,
@@ -167,6 +170,16 @@ def test_sigterm_checkpoints_and_exits_then_resumes(smoke_run: Path, tmp_path: P
     result = train_in_process(args, tmp_path)
     assert result.returncode == 0, result.stderr
     assert episodes_without_clock(run_dir) == episodes_without_clock(smoke_run)
+    assert_trained_here(run_dir, [0, state["env_step"]])
+
+
+def assert_trained_here(run_dir: Path, start_steps: list[int]) -> None:
+    """machines.json has an entry for each process that trained the run, from these steps,
+    each naming this machine's CPU and the learner's device, precision and threads."""
+    entries = read_machines(run_dir)
+    assert [entry["start_step"] for entry in entries] == start_steps
+    assert all(entry["cpu"] == cpu_model() and entry["host"] == socket.gethostname() for entry in entries)
+    assert all(re.fullmatch(r"cpu (bf16|fp32), \d+ threads?", entry["learner"]) for entry in entries), entries
 
 
 def test_two_envs_resume_each_unfinished_episode(tmp_path: Path) -> None:
@@ -206,6 +219,8 @@ def test_a_larger_budget_continues_a_finished_run(smoke_run: Path, tmp_path: Pat
     # It went on learning: burn-in 100, then an update every 3 steps up to step 600.
     assert saved["progress"]["step"] == 600
     assert saved["agent"]["learn_steps"] == len(range(102, 601, 3))
+    # The rerun that found the run finished trained nothing, so it added no entry.
+    assert_trained_here(run_dir, [0, 400])
 
 
 def test_resume_with_another_network_or_action_set_is_refused(smoke_run: Path, tmp_path: Path) -> None:

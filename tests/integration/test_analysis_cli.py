@@ -6,6 +6,7 @@ traceback escapes. The command as a user runs it, `python analyze.py` in a subpr
 checked end to end in e2e/test_analyze_command.py: a bad input's one line, run folders with
 FIFOs for files, and the real smoke sweep.
 """
+import json
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ import pandas as pd
 import pytest
 
 from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run, write_sweep
-from mario_exp.rundir.contract import EPISODES_CSV
+from mario_exp.rundir.contract import EPISODES_CSV, MACHINES_JSON
+from mario_exp.rundir.machines import this_machine
 from tests.analysis_helpers import add_run, analysis_dir, analyze, assert_one_line_error
 from tests.helpers import REPO
 
@@ -296,3 +298,25 @@ def test_run_hours_add_up_the_seeds_wall_times(tmp_path):
     summary = pd.read_csv(analysis_dir(outputs) / "summary.csv")
     assert summary["run_hours"].iloc[0] == pytest.approx(2 * 52.8 / 3600, rel=1e-3)
     assert "| run-hours |" in proc.stdout
+
+
+def test_the_training_table_names_the_cpus_that_trained_each_configuration(tmp_path):
+    """A study spanning machines: each configuration's CPUs in order of first use, one resumed on
+    another; a run without machines.json (made before it existed) adds none, one whose file is
+    garbled is one warning line."""
+    outputs = tmp_path / "outputs"
+    cpus = {"1": ["CPU A"], "2": ["CPU B", "CPU A"], "3": [], "4": ["CPU C"]}
+    for seed, models in cpus.items():
+        lr = "0.001" if seed in ("1", "2") else "0.0001"
+        run = add_run(outputs, seed, [f"agent.lr={lr}"], seed=int(seed), rng_seed=int(seed))
+        entries = [dict(this_machine(100 * n, "cpu bf16, 1 thread"), cpu=model) for n, model in enumerate(models)]
+        if entries:
+            (run / MACHINES_JSON).write_text(json.dumps(entries))
+    (outputs / "multirun" / "d" / "t" / "4" / MACHINES_JSON).write_text("[{")
+    proc = analyze(cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = pd.read_csv(analysis_dir(outputs) / "summary.csv", keep_default_na=False).set_index("agent.lr")
+    assert summary.loc[0.001, "cpus"] == "CPU A + CPU B" and summary.loc[0.0001, "cpus"] == ""
+    assert "| CPU " in proc.stdout and "CPU A + CPU B" in proc.stdout
+    warned = [line for line in proc.stderr.splitlines() if MACHINES_JSON in line]
+    assert len(warned) == 1 and "is not JSON" in warned[0] and "its CPUs are not shown" in warned[0]

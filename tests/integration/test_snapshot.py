@@ -3,7 +3,8 @@ import numpy as np
 
 from mario_exp.analysis.synthetic import run_config, synthetic_episodes, write_run
 from mario_exp.rundir import snapshot
-from mario_exp.rundir.contract import CHECKPOINT, EPISODES_CSV, STATUS_JSON
+from mario_exp.rundir.contract import CHECKPOINT, EPISODES_CSV, MACHINES_JSON, STATUS_JSON
+from mario_exp.rundir.machines import machines_text, this_machine
 from tests.analysis_helpers import analyze
 
 
@@ -17,6 +18,7 @@ def _sweep(root):
             (run / heavy).parent.mkdir(parents=True, exist_ok=True)
             (run / heavy).write_bytes(b"x" * 1000)
         (run / "videos" / "best.gif").write_bytes(b"GIF89a")
+        (run / MACHINES_JSON).write_text(machines_text(run, this_machine(0, "cpu fp32, 1 thread"), False))
 
 
 def test_snapshot_keeps_what_the_analysis_reads_and_drops_the_rest(tmp_path):
@@ -26,7 +28,7 @@ def test_snapshot_keeps_what_the_analysis_reads_and_drops_the_rest(tmp_path):
                     for p in (tmp_path / "results" / "study").rglob("*") if p.is_file())
     assert copied == sorted(f"{job}_seed={seed}/{name}" for job, seed in enumerate((1, 2))
                             for name in (".hydra/config.yaml", ".hydra/overrides.yaml",
-                                         EPISODES_CSV, STATUS_JSON, "videos/best.gif"))
+                                         EPISODES_CSV, STATUS_JSON, MACHINES_JSON, "videos/best.gif"))
     proc = analyze(tmp_path / "results" / "study", "--out", tmp_path / "a", cwd=tmp_path)
     assert proc.returncode == 0 and "| 2 " in proc.stdout
 

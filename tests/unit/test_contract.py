@@ -21,7 +21,8 @@ def test_file_names_are_the_folders_on_disk() -> None:
         "episodes.csv", "evals.csv", "status.json", "run.lock", "checkpoints/last.pt", "events.out.tfevents.*")
     assert contract.VIDEO_FILES == ("best.mp4", "best.gif", "latest.mp4", "latest.gif")
     assert contract.PLAY_VIDEO == "videos/play.mp4"
-    assert contract.RUN_DATA == ("episodes.csv", "evals.csv", "status.json", "events.out.tfevents.*", "videos/*")
+    assert contract.RUN_DATA == ("episodes.csv", "evals.csv", "status.json", "machines.json",
+                                 "events.out.tfevents.*", "videos/*")
 
 
 def test_csv_columns_keep_their_order() -> None:
