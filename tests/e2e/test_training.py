@@ -21,9 +21,11 @@ from mario_exp.rundir.contract import (
     EVENT_FILES,
     FINISHED,
     INTERVAL_TAGS,
+    MACHINES_JSON,
     OVERRIDES_YAML,
     STATUS_JSON,
 )
+from mario_exp.rundir.machines import cpu_model, read_machines
 from tests.helpers import (
     NO_EVAL,
     SWEEP,
@@ -41,8 +43,10 @@ from tests.helpers import (
 def test_run_folder_layout(smoke_run: Path) -> None:
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}", "/".join(smoke_run.parts[-2:]))
     assert smoke_run.parent.parent.name == "runs"
-    for name in (CONFIG_YAML, OVERRIDES_YAML, EPISODES_CSV, STATUS_JSON, CHECKPOINT):
+    for name in (CONFIG_YAML, OVERRIDES_YAML, EPISODES_CSV, STATUS_JSON, MACHINES_JSON, CHECKPOINT):
         assert (smoke_run / name).is_file(), name
+    # One process trained it, from step 0, on this machine.
+    assert [(entry["start_step"], entry["cpu"]) for entry in read_machines(smoke_run)] == [(0, cpu_model())]
     assert list(smoke_run.glob(EVENT_FILES))
     # The header a real run writes is the contract's columns, byte for byte ("\n" line endings).
     assert (smoke_run / EPISODES_CSV).read_bytes().startswith(",".join(EPISODE_COLUMNS).encode() + b"\n")
