@@ -1,10 +1,16 @@
-"""The benchmark screens measure what they say: the fused module is K independent networks, and
-the interval's error rate between identical arms falls with the seeds as measured."""
+"""The benchmark screens measure what they say: the fused module is K independent networks, the
+interval's error rate between identical arms falls with the seeds as measured, and the plateau
+preview steps the trainer's own schedule as the trainer does."""
+import numpy as np
+import pandas as pd
 import torch
 
+from benchmarks import plateau_preview
 from benchmarks.batched_learner_screen import ACTIONS, SIZE, STACK, FusedSeeds
 from benchmarks.interval_errors import false_positive_rate
 from mario_exp.agent.ddqn import QNetwork
+from mario_exp.config.schema import SchedulerConfig
+from tests.helpers import REPO, compose_config
 
 
 def test_fused_seeds_compute_each_seeds_own_network():
@@ -22,3 +28,22 @@ def test_the_interval_errs_often_at_two_seeds_and_near_nominal_at_twenty():
     # Measured with 3,000 comparisons a side: 0.33 at 2 seeds an arm, 0.056 at 20.
     assert false_positive_rate(2, studies=500, seed=1) > 0.2
     assert false_positive_rate(20, studies=500, seed=1) < 0.1
+
+
+def test_the_preview_uses_the_plateau_schedule_a_run_gets() -> None:
+    assert compose_config(["scheduler=plateau"]).scheduler == SchedulerConfig(name="plateau")
+
+
+def test_the_rate_falls_after_patience_episodes_without_a_lower_loss() -> None:
+    # Episode 1 sets the best loss; the 10 after it (patience) do not beat it, nor does the 11th,
+    # which brings the fall. Episodes without an update (no loss) do not count.
+    losses = [1.0] + [np.nan] * 3 + [1.0] * 11 + [0.5] + [0.6] * 11
+    episodes = pd.DataFrame({"env_step": np.arange(1, len(losses) + 1) * 100, "loss": losses})
+    falls = plateau_preview.plateau_falls(episodes, 1e-3, 5, SchedulerConfig(name="plateau"))
+    assert falls == [(1500, 5e-4), (2700, 2.5e-4)]
+
+
+def test_the_preview_reads_each_run_of_a_study(capsys) -> None:
+    assert plateau_preview.main([str(REPO / "results" / "quick-1-1"), "--falls", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all("first_fall_step" in line for line in lines[1:]), lines
