@@ -3,9 +3,9 @@ without it.
 
     python -m benchmarks.plateau_preview results/quick-1-1 [--falls 5]
 
-With the same seed, a run with scheduler=plateau is the run without it, step for step, until its
-rate first falls: the schedule only watches each episode's mean TD loss, and changes nothing
-before it acts. So the step of that first fall is exact when read off a finished run of the
+With the same seed on one CPU, a run with scheduler=plateau is the run without it, step for
+step, until its rate first falls: the schedule only watches each episode's mean TD loss, and
+changes nothing before it acts. So the step of that first fall is exact when read off a finished run of the
 same config without the schedule: its episodes' mean losses (episodes.csv's loss column, the
 value the trainer hands the schedule) fed, in order, to the trainer's own ReduceLROnPlateau
 (agent/ddqn.make_lr_scheduler, scheduler=plateau's factor and patience). The falls after it
