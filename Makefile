@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Reinstall when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint docs clean-outputs
+.PHONY: setup demo test test-fast lint docs replication clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ lint: setup
 # when the committed page is stale).
 docs: setup
 	$(PY) -m mario_exp.config.reference --write
+
+# docs/replication.md's studies, in its order, one joblib job a core: about 34 CPU-hours (17 h on
+# 2 cores). Rerun it to go on: each sweep skips its finished jobs and resumes interrupted ones
+# from their checkpoints. The sweep folders (checkpoints included) go under REPLICATION_RUNS;
+# `python -m mario_exp.rundir.snapshot` copies a finished study into results/replication/.
+REPLICATION_RUNS ?= outputs/replication
+REPLICATE := $(PY) train.py -m hydra/launcher=joblib hydra.launcher.n_jobs=2
+replication: setup
+	$(REPLICATE) experiment=compare_learn_every seed=1,2,3,4,5 hydra.sweep.dir=$(REPLICATION_RUNS)/learn_every
+	$(REPLICATE) experiment=quick seed=4,5 hydra.sweep.dir=$(REPLICATION_RUNS)/quick
+	$(REPLICATE) experiment=compare_action_set action_set=right_only seed=1,2,3,4,5 hydra.sweep.dir=$(REPLICATION_RUNS)/action_set
+	$(REPLICATE) experiment=compare_scheduler scheduler=plateau seed=1,2,3,4,5 hydra.sweep.dir=$(REPLICATION_RUNS)/scheduler
+	$(REPLICATE) experiment=compare_batch_size agent.batch_size=64 seed=1,2,3,4,5 hydra.sweep.dir=$(REPLICATION_RUNS)/batch_size
 
 # Run folders are never tracked; this empties outputs/ but keeps the folder.
 clean-outputs:

@@ -2,6 +2,8 @@
 what docs/results.md shows from them, with no option beyond the folder."""
 from __future__ import annotations
 
+import itertools
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
@@ -92,28 +94,80 @@ REPLICATION_ARMS = {
 }
 
 
+def arm_and_seed(claim: str, overrides: list[str]) -> tuple[str, int]:
+    """The claim's key's value and the seed of the job `overrides` make, after checking that its
+    config differs from experiment=quick's of its seed in the claim's key alone."""
+    key, _ = REPLICATION_ARMS[claim]
+    composed = asdict(compose_config(overrides))
+    quick = flatten_config(asdict(compose_config(["experiment=quick", f"seed={composed['seed']}"])))
+    changed = {k for k, v in flatten_config(composed).items() if quick.get(k) != v}
+    group = key.removesuffix(".name")
+    assert all(k == key or k.startswith(f"{group}.") for k in changed), (overrides, changed)
+    arm = composed
+    for part in key.split("."):
+        arm = arm[part]
+    return str(arm), composed["seed"]
+
+
+def assert_arms_and_seeds(claim: str, seeds: dict[str, set[int]]) -> None:
+    assert seeds and set(seeds) <= {str(v) for v in REPLICATION_ARMS[claim][1]}, seeds
+    assert all(found <= set(range(1, 6)) for found in seeds.values()), seeds
+
+
 @pytest.mark.parametrize("claim", sorted(p.name for p in REPLICATION.glob("*") if p.is_dir()))
 def test_each_replication_run_is_what_its_command_composes(claim: str) -> None:
     """Every run of a replication study stored the config its own overrides compose to now (its
     sweep's command), differs from experiment=quick's of its seed in the claim's key alone, and
     is one of seeds 1 to 5 of its arm."""
     assert claim in REPLICATION_ARMS, f"results/replication/{claim} is not in docs/replication.md"
-    key, values = REPLICATION_ARMS[claim]
     seeds: dict[str, set[int]] = {}
     for config_file in sorted((REPLICATION / claim).glob("*/.hydra/config.yaml")):
         run = config_file.parent.parent
         stored = yaml.safe_load(config_file.read_text())
         overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
-        composed = asdict(compose_config(overrides))
-        assert with_keys_added_later(stored) == composed, run
-        quick = flatten_config(asdict(compose_config(["experiment=quick", f"seed={composed['seed']}"])))
-        changed = {k for k, v in flatten_config(composed).items() if quick.get(k) != v}
-        group = key.removesuffix(".name")
-        assert all(k == key or k.startswith(f"{group}.") for k in changed), (run, changed)
-        arm = composed
-        for part in key.split("."):
-            arm = arm[part]
-        seeds.setdefault(str(arm), set()).add(composed["seed"])
+        assert with_keys_added_later(stored) == asdict(compose_config(overrides)), run
+        arm, seed = arm_and_seed(claim, overrides)
+        seeds.setdefault(arm, set()).add(seed)
     # A study committed while it trains may not have begun its second arm yet.
-    assert seeds and set(seeds) <= {str(v) for v in values}, seeds
-    assert all(found <= set(range(1, 6)) for found in seeds.values()), seeds
+    assert_arms_and_seeds(claim, seeds)
+
+
+def replication_sweeps() -> dict[str, list[str]]:
+    """`make replication`'s sweeps: each one's folder name (its claim) and its task overrides."""
+    listed = subprocess.run(["make", "-n", "replication", "REPLICATION_RUNS=RUNS"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout
+    sweeps = {}
+    for line in listed.splitlines():
+        if " train.py -m " in line:
+            words = line.split()
+            folder, = [w.removeprefix("hydra.sweep.dir=RUNS/") for w in words if w.startswith("hydra.sweep.dir=")]
+            sweeps[folder] = [w for w in words[words.index("-m") + 1:]
+                              if "=" in w and not w.startswith("hydra")]
+    return sweeps
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The jobs of `train.py -m <overrides>` with Hydra's basic sweeper: every combination of the
+    comma-separated values, the preset's hydra.sweeper.params filling the keys the command leaves."""
+    preset, = [o.removeprefix("experiment=") for o in overrides if o.startswith("experiment=")]
+    params = yaml.safe_load((REPO / "conf" / "experiment" / f"{preset}.yaml").read_text())
+    swept = {k: str(v) for k, v in params.get("hydra", {}).get("sweeper", {}).get("params", {}).items()}
+    swept.update(o.split("=", 1) for o in overrides)
+    return [[f"{k}={v}" for k, v in zip(swept, values)]
+            for values in itertools.product(*(v.split(",") for v in swept.values()))]
+
+
+def test_make_replication_runs_each_study_docs_replication_describes() -> None:
+    """One sweep a claim folder, in the docs' order, each job on quick with the claim's key
+    changed alone, the arm's values and seeds 1 to 5 (the quick arm: 4 and 5, its 1 to 3 being
+    results/quick-1-1)."""
+    sweeps = replication_sweeps()
+    assert list(sweeps) == ["learn_every", "quick", "action_set", "scheduler", "batch_size"]
+    for claim, overrides in sweeps.items():
+        seeds: dict[str, set[int]] = {}
+        for job in sweep_jobs(overrides):
+            arm, seed = arm_and_seed(claim, job)
+            seeds.setdefault(arm, set()).add(seed)
+        assert_arms_and_seeds(claim, seeds)
+        assert set(seeds) == {str(v) for v in REPLICATION_ARMS[claim][1]}, (claim, seeds)
+        assert all(found == ({4, 5} if claim == "quick" else set(range(1, 6))) for found in seeds.values())
