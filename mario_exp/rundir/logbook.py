@@ -61,7 +61,8 @@ class Logbook:
         """Open the run's logs. `resume_at` = (env_step, episodes) of the checkpoint being
         resumed: later rows and TensorBoard points, written before the run stopped, are dropped
         so the resumed run writes them again exactly once. None starts the logs afresh.
-        `learner` (device and precision, "cpu bf16") goes into this process's machines.json entry."""
+        `learner` (device, precision, threads: "cpu bf16, 1 thread") goes into this process's
+        machines.json entry."""
         self.run_dir = run_dir
         self.total_steps = total_steps
         episodes_path = run_dir / EPISODES_CSV

@@ -3,9 +3,8 @@ process begins training the run, from step 0 or from a checkpoint.
 
 A study's runs span sessions and machines, and the project's machines are not all one CPU (nor
 equally fast: docs/performance.md), so a run's wall time, and a study's run-hours, mean little
-without the CPU that spent them. The analysis names the CPUs of
-each configuration beside its run-hours. Needs only the standard library: the analysis reads it
-and never loads torch.
+without the CPU that spent them. The analysis names the CPUs of each configuration beside its
+run-hours. Needs only the standard library: the analysis reads it and never loads torch.
 """
 from __future__ import annotations
 
@@ -44,8 +43,10 @@ def _usable_cores() -> int:
 
 
 def this_machine(start_step: int, learner: str) -> dict[str, Any]:
-    """The entry of a process that begins training at `start_step` with `learner` (its device
-    and precision, e.g. "cpu bf16")."""
+    """The entry of a process that begins training at `start_step` with `learner` (its device,
+    precision and threads, e.g. "cpu bf16, 1 thread")."""
+    # The installed torch's version from its metadata: importing torch here would load it into
+    # the analysis too.
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
