@@ -10,6 +10,10 @@ update is K independent updates computed together (Adam is elementwise, so its s
 seed's own). Prints one line per variant with the time per seed's update and the speed-up over
 K updates one after another; fp32 and bf16 autocast. Random frames: the arithmetic does not
 depend on the pixels.
+
+Then the ceiling: the FLOPs of one update (torch's FlopCounterMode), the rate the update reaches,
+and the rate of a large square matrix product at the same threads and precision, which no
+batching of these small layers can beat.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from mario_exp.agent.ddqn import QNetwork
 
@@ -120,6 +125,27 @@ def fused_ms(seeds: int, bf16: bool, repeats: int) -> float:
     return _timed_ms(lambda: _update(online, target, optimizer, bf16, states, _pick, actions), repeats)
 
 
+def update_flops(bf16: bool) -> int:
+    """Floating-point operations of one update at batch 32 (forwards, backward; not Adam's)."""
+    online = QNetwork(STACK, SIZE, ACTIONS, dueling=True).to(memory_format=torch.channels_last)
+    target = copy.deepcopy(online).requires_grad_(False)
+    optimizer = torch.optim.Adam(online.parameters(), lr=2.5e-4, fused=True)
+    states = torch.randint(0, 256, (BATCH, STACK, SIZE, SIZE), dtype=torch.uint8)
+    with FlopCounterMode(display=False) as counter:
+        _update(online, target, optimizer, bf16, states, _pick, torch.randint(0, ACTIONS, (BATCH,)))
+    return counter.get_total_flops()
+
+
+MATMUL = 2048  # large enough that the product runs at the kernel's steady rate
+
+
+def matmul_gflops(bf16: bool, repeats: int) -> float:
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = (torch.randn(MATMUL, MATMUL).to(dtype) for _ in range(2))
+    ms = _timed_ms(lambda: torch.mm(a, b), repeats)
+    return 2 * MATMUL ** 3 / ms / 1e6
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
@@ -137,6 +163,11 @@ def main() -> None:
             ms = fused_ms(seeds, bf16, args.repeats)
             print(f"learn_ms_a_seed_{seeds}_fused_{precision} {ms / seeds:.1f} ms "
                   f"({one * seeds / ms:.2f}x {seeds} updates one after another)")
+        flops = update_flops(bf16)
+        peak = matmul_gflops(bf16, args.repeats)
+        print(f"learn_gflops_one_seed_batch_32_{precision} {flops / one / 1e6:.0f} GFLOP/s "
+              f"({flops / 1e9:.2f} GFLOP an update; {flops / one / 1e6 / peak:.0%} of a "
+              f"{MATMUL}x{MATMUL} matrix product's {peak:.0f} GFLOP/s)")
 
 
 if __name__ == "__main__":
