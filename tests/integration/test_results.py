@@ -168,6 +168,5 @@ def test_make_replication_runs_each_study_docs_replication_describes() -> None:
         for job in sweep_jobs(overrides):
             arm, seed = arm_and_seed(claim, job)
             seeds.setdefault(arm, set()).add(seed)
-        assert_arms_and_seeds(claim, seeds)
         assert set(seeds) == {str(v) for v in REPLICATION_ARMS[claim][1]}, (claim, seeds)
         assert all(found == ({4, 5} if claim == "quick" else set(range(1, 6))) for found in seeds.values())
