@@ -55,9 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source", type=Path, help="a run folder made without a schedule, or a folder of them")
     p.add_argument("--falls", type=int, default=5, help="how many falls to list (default 5)")
     args = p.parse_args(argv)
+    if args.falls < 1:
+        p.exit(2, f"{p.prog}: error: --falls must be a positive integer, not {args.falls}\n")
+    runs = run_folders(args.source)
+    if not runs:
+        p.exit(2, f"{p.prog}: error: no run folders under '{args.source}' (a run folder contains {CONFIG_YAML})\n")
     scheduler = SchedulerConfig(name="plateau")  # conf/scheduler/plateau.yaml sets the name alone
     print(f"# scheduler=plateau: factor {scheduler.factor}, patience {scheduler.patience} episodes")
-    for run in run_folders(args.source):
+    for run in runs:
         config = yaml.safe_load((run / CONFIG_YAML).read_text())
         if config["scheduler"]["name"] != "none":
             print(f"{run}: skipped (trained with scheduler={config['scheduler']['name']})")

@@ -3,6 +3,7 @@ interval's error rate between identical arms falls with the seeds as measured, a
 preview steps the trainer's own schedule as the trainer does."""
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from benchmarks import plateau_preview
@@ -47,3 +48,12 @@ def test_the_preview_reads_each_run_of_a_study(capsys) -> None:
     assert plateau_preview.main([str(REPO / "results" / "quick-1-1"), "--falls", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and all("first_fall_step" in line for line in lines[1:]), lines
+
+
+@pytest.mark.parametrize("args, says", [(["--falls", "0"], "--falls must be a positive integer, not 0"),
+                                        ([], "no run folders under")])
+def test_a_bad_preview_request_is_one_line(tmp_path, capsys, args, says) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        plateau_preview.main([str(tmp_path), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and says in err[0], err
