@@ -107,32 +107,36 @@ def _timed_ms(fn: Callable[[], None], repeats: int) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
-def single_ms(batch: int, bf16: bool, repeats: int) -> float:
-    online = QNetwork(STACK, SIZE, ACTIONS, dueling=True).to(memory_format=torch.channels_last)
+def _update_step(online: nn.Module, states: torch.Tensor, actions: torch.Tensor,
+                 bf16: bool) -> Callable[[], None]:
+    """One update of `online` (with its own target copy and Adam) on this batch, as a call."""
+    online = online.to(memory_format=torch.channels_last)
     target = copy.deepcopy(online).requires_grad_(False)
     optimizer = torch.optim.Adam(online.parameters(), lr=2.5e-4, fused=True)
+    return lambda: _update(online, target, optimizer, bf16, states, _pick, actions)
+
+
+def _single_step(batch: int, bf16: bool) -> Callable[[], None]:
     states = torch.randint(0, 256, (batch, STACK, SIZE, SIZE), dtype=torch.uint8)
-    actions = torch.randint(0, ACTIONS, (batch,))
-    return _timed_ms(lambda: _update(online, target, optimizer, bf16, states, _pick, actions), repeats)
+    return _update_step(QNetwork(STACK, SIZE, ACTIONS, dueling=True), states,
+                        torch.randint(0, ACTIONS, (batch,)), bf16)
+
+
+def single_ms(batch: int, bf16: bool, repeats: int) -> float:
+    return _timed_ms(_single_step(batch, bf16), repeats)
 
 
 def fused_ms(seeds: int, bf16: bool, repeats: int) -> float:
-    online = FusedSeeds(seeds).to(memory_format=torch.channels_last)
-    target = copy.deepcopy(online).requires_grad_(False)
-    optimizer = torch.optim.Adam(online.parameters(), lr=2.5e-4, fused=True)
     states = torch.randint(0, 256, (BATCH, STACK * seeds, SIZE, SIZE), dtype=torch.uint8)
-    actions = torch.randint(0, ACTIONS, (seeds, BATCH))
-    return _timed_ms(lambda: _update(online, target, optimizer, bf16, states, _pick, actions), repeats)
+    step = _update_step(FusedSeeds(seeds), states, torch.randint(0, ACTIONS, (seeds, BATCH)), bf16)
+    return _timed_ms(step, repeats)
 
 
 def update_flops(bf16: bool) -> int:
     """Floating-point operations of one update at batch 32 (forwards, backward; not Adam's)."""
-    online = QNetwork(STACK, SIZE, ACTIONS, dueling=True).to(memory_format=torch.channels_last)
-    target = copy.deepcopy(online).requires_grad_(False)
-    optimizer = torch.optim.Adam(online.parameters(), lr=2.5e-4, fused=True)
-    states = torch.randint(0, 256, (BATCH, STACK, SIZE, SIZE), dtype=torch.uint8)
+    step = _single_step(BATCH, bf16)
     with FlopCounterMode(display=False) as counter:
-        _update(online, target, optimizer, bf16, states, _pick, torch.randint(0, ACTIONS, (BATCH,)))
+        step()
     return counter.get_total_flops()
 
 

@@ -83,5 +83,5 @@ def machines_text(run_dir: Path, entry: dict[str, Any], resuming: bool) -> str:
         try:
             earlier = read_machines(run_dir)
         except ValueError:
-            earlier = []
+            pass  # the new entry alone, as the docstring says
     return json.dumps([*earlier, entry], indent=1) + "\n"
